@@ -1,0 +1,143 @@
+"""Bounded, safe image decoding and path resolution shared by every reader and annotator."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+# Anything larger is refused before decoding (a decompression bomb is small on disk, huge in RAM).
+DEFAULT_MAX_PIXELS = 64_000_000
+
+
+class ImageError(ValueError):
+    """An image that cannot be used. `reason` is a short code for rejects and stats."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+@dataclass
+class DecodedImage:
+    pixels: np.ndarray  # (H, W, 3) uint8 RGB
+    original_mode: str
+    width: int
+    height: int
+
+
+def resolve_inside(root: str | Path, relative: str | Path) -> Path:
+    """Join an annotation's image path to the declared root; refuse anything that escapes it."""
+    root_path = Path(root).resolve()
+    candidate = (root_path / relative).resolve()
+    if not candidate.is_relative_to(root_path):
+        raise ImageError("path_escapes_root", f"{relative!s} resolves outside the image root {root_path}")
+    return candidate
+
+
+def read_image_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise ImageError("missing_image", f"no image file at {path}")
+    return path.read_bytes()
+
+
+def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:
+    """(width, height, mode) from the header alone, refusing images over the pixel budget."""
+    image = _open(data, max_pixels)
+    return image.width, image.height, image.mode
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError("too_many_pixels", str(exc)) from exc
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageError("unreadable_image", f"not a decodable image: {exc}") from exc
+    if image.width * image.height > max_pixels:
+        raise ImageError(
+            "too_many_pixels",
+            f"{image.width}x{image.height} exceeds the pixel budget of {max_pixels}",
+        )
+    if image.width < 1 or image.height < 1:
+        raise ImageError("unreadable_image", "image has no pixels")
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit grey: scale to 8 bits by the image's own range, not by truncation.
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scaled = np.zeros_like(array) if high == low else (array - low) / (high - low) * 255.0
+        return Image.fromarray(scaled.astype(np.uint8), mode="L").convert("RGB")
+    if mode == "F":
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        low, high = float(array.min()), float(array.max())
+        scaled = np.zeros_like(array) if high == low else (array - low) / (high - low) * 255.0
+        return Image.fromarray(scaled.astype(np.uint8), mode="L").convert("RGB")
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        # Composite on white so transparent regions do not turn black.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")  # L, P, CMYK, YCbCr, 1, ...
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Encoded bytes -> RGB pixels, with the pixel budget enforced before decoding."""
+    image = _open(data, max_pixels)
+    original_mode = image.mode
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never half an image
+    try:
+        image.load()
+        rgb = _to_rgb(image)
+        pixels = np.asarray(rgb, dtype=np.uint8)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError("truncated_image", f"image data is incomplete or corrupt: {exc}") from exc
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+    return DecodedImage(pixels, original_mode, rgb.width, rgb.height)
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def encode_jpeg(pixels: np.ndarray, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def image_row(data: bytes, file_name: str, source: str, *, video_id: str | None = None,
+              frame_index: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+              embed: bool = True, path: str | None = None) -> dict:
+    """An `images` row for encoded bytes; refuses unreadable or over-budget images (ImageError)."""
+    from schemas.ids import content_sha256
+
+    width, height, _ = probe_size(data, max_pixels)
+    digest = content_sha256(data)
+    return {
+        "image_id": digest[:16],
+        "image": {"bytes": data if embed else None, "path": path or file_name},
+        "file_name": file_name,
+        "width": width,
+        "height": height,
+        "sha256": digest,
+        "source": source,
+        "video_id": video_id,
+        "frame_index": frame_index,
+    }

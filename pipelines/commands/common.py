@@ -1,0 +1,32 @@
+"""Helpers shared by the command modules: argument checks and one-line summaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipelines.dataset_dir import DatasetDir
+
+console = Console()
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a clear error that names the bad input, and exit non-zero."""
+    Console(stderr=True).print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def existing_dataset(path: Path, needs: tuple[str, ...] = ()) -> DatasetDir:
+    if not path.is_dir():
+        fail(f"dataset directory {path} does not exist; create one with `segcap ingest` first")
+    dataset = DatasetDir(path)
+    for config in needs:
+        if not dataset.has(config):
+            fail(f"{path} has no `{config}` config; run the stage that writes it first")
+    return dataset
+
+
+def print_summary(stats) -> None:
+    console.print(stats.summary_line())

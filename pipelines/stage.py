@@ -1,0 +1,87 @@
+"""The one stage shape every pipeline step has.
+
+A stage has a name, the resources it needs, a batch size, an optional `setup` that loads models
+once per worker, and `process`: one Arrow batch in, rows per output config plus rejects out.
+CPU stages run as Ray tasks, model stages (`uses_model=True`) as Ray actor pools. A stage knows
+nothing of Prefect, and `process` is pure per batch, which is what makes shard-wise resume work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from schemas.contract import table_from_rows
+from schemas.rejects import reject_row
+
+
+@dataclass
+class Resources:
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    concurrency: int = 1  # actor-pool size for model stages, max parallel tasks for CPU stages
+
+
+@dataclass
+class StageOutput:
+    """What one batch produced: rows for each output config, and the rejects."""
+
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    rejects: list[dict] = field(default_factory=list)
+
+    def add_rows(self, config: str, rows: list[dict]) -> None:
+        if rows:
+            table = table_from_rows(config, rows)
+            previous = self.tables.get(config)
+            self.tables[config] = (
+                table if previous is None
+                else pa.concat_tables([previous, table], promote_options="permissive")
+            )
+
+    def reject(self, stage: str, input_ref: str, reason: str, raw: Any = "") -> None:
+        self.rejects.append(reject_row(stage, input_ref, reason, raw))
+
+    def rows_out(self, config: str) -> int:
+        table = self.tables.get(config)
+        return 0 if table is None else table.num_rows
+
+
+class Stage:
+    """Subclass and set the class attributes; override `setup` and `process`.
+
+    `input_config`: the config whose batches `process` receives (None: the runner is handed
+    the input tables, e.g. a reader's item list for ingest).
+    `outputs`: the configs this stage writes. With `replaces_input=True` the stage rewrites its
+    input config (e.g. scores added to `instructions`) and the new version is swapped in whole.
+    """
+
+    name: ClassVar[str] = "stage"
+    input_config: ClassVar[str | None] = None
+    outputs: ClassVar[tuple[str, ...]] = ()
+    primary_output: ClassVar[str | None] = None
+    replaces_input: ClassVar[bool] = False
+    uses_model: ClassVar[bool] = False
+
+    def __init__(self, batch_size: int = 64, resources: Resources | None = None, **options: Any):
+        self.batch_size = batch_size
+        self.resources = resources or Resources()
+        self.options = options
+        self.dataset_path: str | None = None  # set by the runner; lookups (e.g. joins) may use it
+
+    def setup(self) -> None:
+        """Load models or plans once per worker. Called before the first `process`."""
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        raise NotImplementedError
+
+    def config_fingerprint(self) -> str:
+        """A hash of everything that changes this stage's output, for caching and resume."""
+        payload = json.dumps(
+            {"stage": self.name, "batch_size": self.batch_size, "options": self.options},
+            sort_keys=True, default=str,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

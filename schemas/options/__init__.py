@@ -1,0 +1,1 @@
+"""Stage option models (pydantic), one module per area; the recipe composes them."""
