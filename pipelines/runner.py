@@ -23,14 +23,17 @@ class StageStats:
     seconds: float = 0.0
     outputs: dict[str, int] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    counters: Counter = field(default_factory=Counter)
 
     def as_json(self) -> dict:
+        counters = {"counters": dict(sorted(self.counters.items()))} if self.counters else {}
         return {
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "rejected": dict(self.rejected),
             "seconds": round(self.seconds, 3),
             "outputs": self.outputs,
+            **counters,
             **self.extra,
         }
 
@@ -130,4 +133,5 @@ def _drive(stage: Stage, inputs, total, progress, writers: OutputWriters, stats:
             stats.rows_in += batch.num_rows
             stats.rows_out += output.rows_out(primary) if primary else 0
             stats.rejected.update(r["reason"] for r in output.rejects)
+            stats.counters.update(output.counters)
             bar.advance(batch.num_rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -32,6 +33,8 @@ class StageOutput:
 
     tables: dict[str, pa.Table] = field(default_factory=dict)
     rejects: list[dict] = field(default_factory=list)
+    # Events that are neither rows nor rejects (e.g. masks dropped by reason); summed into stats.json.
+    counters: Counter = field(default_factory=Counter)
 
     def add_rows(self, config: str, rows: list[dict]) -> None:
         if rows:
