@@ -1,0 +1,121 @@
+"""Ray Data execution of the stage shape: CPU stages as tasks, model stages as actor pools.
+
+The Ray dataset is the list of pending work units (file + row range: a few bytes each); every
+`map_batches` call takes one unit, reads its rows from Parquet in the worker, runs the stage
+batch by batch, and commits the unit's shards and marker (`pipelines.units.run_unit`). Images
+therefore travel as Parquet bytes read where they are processed, never as decoded arrays
+through the object store, and at most `concurrency` units are in memory at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass
+
+import pyarrow as pa
+
+from pipelines.dataset_dir import DatasetDir
+from pipelines.stage import Stage
+from pipelines.units import WorkUnit, run_unit
+
+DEFAULT_OBJECT_STORE_MB = 1024
+
+# One set-up stage per worker process and step: Ray reuses worker processes across tasks, so a
+# CPU stage's `setup` (e.g. a selection plan) runs once per worker, not once per unit.
+_SET_UP: dict[tuple[str, str], Stage] = {}
+
+
+@dataclass
+class RaySettings:
+    address: str | None = None
+    num_cpus: int | None = None
+    object_store_mb: int = DEFAULT_OBJECT_STORE_MB
+
+
+def ensure_ray(settings: RaySettings | None = None) -> None:
+    """Join `address` / RAY_ADDRESS if given, else start a local Ray with a modest object store."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    settings = settings or RaySettings()
+    address = settings.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        ray.init(num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=True,
+                 object_store_memory=settings.object_store_mb * 1024 * 1024)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # our own per-stage progress reports instead
+    context.print_on_execution_start = False
+
+
+def _unit_rows(batch: pa.Table) -> list[WorkUnit]:
+    return [WorkUnit(**row) for row in batch.to_pylist()]
+
+
+def _results(results: list[dict]) -> pa.Table:
+    return pa.table({
+        "unit_id": [r["unit_id"] for r in results],
+        "rows_in": [r["rows_in"] for r in results],
+        "result_json": [json.dumps(r) for r in results],
+    })
+
+
+def _process_units(batch: pa.Table, stage: Stage, dataset_path: str, step_id: str,
+                   attempt: str) -> pa.Table:
+    """Task body for CPU stages; `attempt` keys the per-worker set-up cache to this execution."""
+    cache_key = (dataset_path, f"{step_id}:{attempt}")
+    if cache_key not in _SET_UP:
+        stage.dataset_path = dataset_path
+        stage.setup()
+        _SET_UP[cache_key] = stage
+    stage = _SET_UP[cache_key]
+    dataset = DatasetDir(dataset_path)
+    return _results([run_unit(stage, dataset, step_id, u).as_json() for u in _unit_rows(batch)])
+
+
+class _UnitActor:
+    """Actor body for model stages: `setup` (the model load) once per actor."""
+
+    def __init__(self, stage: Stage, dataset_path: str, step_id: str):
+        self.stage, self.step_id = stage, step_id
+        self.dataset = DatasetDir(dataset_path)
+        stage.dataset_path = dataset_path
+        stage.setup()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return _results([run_unit(self.stage, self.dataset, self.step_id, u).as_json()
+                         for u in _unit_rows(batch)])
+
+
+class RayExecutor:
+    """Executes pending units with Ray Data `map_batches`, one unit per call."""
+
+    def __init__(self, settings: RaySettings | None = None):
+        self.settings = settings or RaySettings()
+
+    def run(self, stage, dataset, step_id, units, on_result) -> None:
+        if not units:
+            return
+        import ray
+
+        ensure_ray(self.settings)
+        resources = stage.resources
+        items = ray.data.from_items([asdict(u) for u in units], override_num_blocks=len(units))
+        common = dict(batch_size=1, batch_format="pyarrow", num_cpus=resources.num_cpus,
+                      num_gpus=resources.num_gpus or None)
+        if stage.uses_model:
+            mapped = items.map_batches(
+                _UnitActor, compute=ray.data.ActorPoolStrategy(size=max(1, resources.concurrency)),
+                fn_constructor_kwargs={"stage": stage, "dataset_path": str(dataset.path),
+                                       "step_id": step_id}, **common)
+        else:
+            mapped = items.map_batches(
+                _process_units, compute=ray.data.TaskPoolStrategy(size=max(1, resources.concurrency)),
+                fn_kwargs={"stage": stage, "dataset_path": str(dataset.path), "step_id": step_id,
+                           "attempt": uuid.uuid4().hex}, **common)
+        for row in mapped.iter_rows():
+            on_result(json.loads(row["result_json"]))
