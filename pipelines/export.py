@@ -1,0 +1,98 @@
+"""`segcap export`: a dataset directory -> a publishable one (bounded shards, embedded images).
+
+Streams every config batch by batch through `ShardWriter`, so memory is bounded by one batch,
+never by the dataset. The whole output is built in a hidden temporary sibling of OUT and renamed
+into place only after README.md and schema.json are written: a crash at any point leaves either
+no OUT or the previous complete one, never a complete-looking partial one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.dataset_dir import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DatasetDir
+from pipelines.runner import StageStats
+
+# Rows per read batch: images carry their bytes, so fewer at a time.
+BATCH_ROWS = {"images": 64}
+DEFAULT_BATCH_ROWS = 2048
+
+
+class ExportError(ValueError):
+    """The source cannot be exported (not a dataset, unreadable image path, OUT inside SRC)."""
+
+
+def embed_image_bytes(table: pa.Table, base: Path) -> pa.Table:
+    """Fill `image.bytes` from `image.path` where only the path is stored."""
+    image = table.column("image")
+    if pc.sum(pc.is_null(pc.struct_field(image, "bytes"))).as_py() in (0, None):
+        return table
+    values = image.to_pylist()
+    for row, value in zip(table.column("image_id").to_pylist(), values, strict=True):
+        if value.get("bytes") is None:
+            path = Path(value.get("path") or "")
+            path = path if path.is_absolute() else base / path
+            if not value.get("path") or not path.is_file():
+                raise ExportError(f"image {row}: no bytes and no readable file at {path}")
+            value["bytes"] = path.read_bytes()
+            value["path"] = Path(value["path"]).name
+    index = table.column_names.index("image")
+    return table.set_column(index, "image", pa.array(values, type=image.type))
+
+
+def export_dataset(src: str | Path, out: str | Path, *, max_rows_per_shard: int = DEFAULT_MAX_ROWS,
+                   max_bytes_per_shard: int = DEFAULT_MAX_BYTES, embed_images: bool = True,
+                   title: str | None = None) -> StageStats:
+    started = time.monotonic()
+    source, target = DatasetDir(src), Path(out)
+    if not source.path.is_dir() or not source.configs():
+        raise ExportError(f"{source.path} is not a dataset directory with any config")
+    if target.resolve() == source.path.resolve() or target.resolve().is_relative_to(
+            source.path.resolve()):
+        raise ExportError(f"--out {target} must not be inside the source {source.path}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = DatasetDir(target.parent / f".{target.name}.export-{uuid.uuid4().hex[:8]}")
+    stats = StageStats("export")
+    try:
+        for config in source.configs():
+            writer = staging.shard_writer(config, "part", max_rows=max_rows_per_shard,
+                                          max_bytes=max_bytes_per_shard)
+            try:
+                for batch in source.iter_batches(config, BATCH_ROWS.get(config, DEFAULT_BATCH_ROWS)):
+                    if config == "images" and embed_images:
+                        batch = embed_image_bytes(batch, source.path)
+                    writer.write(batch)
+                    stats.rows_in += batch.num_rows
+            except BaseException:
+                writer.abort()
+                raise
+            writer.close()
+            stats.outputs[config] = writer.rows_written
+        stats.rows_out = sum(stats.outputs.values())
+        stats.seconds = time.monotonic() - started
+        for name, entry in source.stats().get("stages", {}).items():
+            staging.record_stage(name, entry)
+        staging.record_stage("export", stats.as_json())
+        staging.finalize(title or target.name)
+        _swap_into_place(staging.path, target)
+    except BaseException:
+        shutil.rmtree(staging.path, ignore_errors=True)
+        raise
+    return stats
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    trash = None
+    if target.exists():
+        trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, trash)
+    os.replace(staging, target)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,38 @@
+"""Readers for the formats of this field; `ingest(...)` runs one through the stage runner."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.dataset_dir import DatasetDir
+from pipelines.ingest.base import IngestError, IngestStage, item_batches
+from pipelines.ingest.registry import reader_for
+from pipelines.runner import StageStats, run_stage
+from schemas.options.ingest import IngestOptions
+
+__all__ = ["IngestError", "IngestStage", "ingest", "ingest_with"]
+
+
+def ingest(format: str, source: str | Path, images: str | Path | None, out: str | Path,
+           *, progress: bool = True, **options: Any) -> StageStats:
+    """Read `source` in `format` into the dataset directory `out` (created if needed)."""
+    return ingest_with(IngestOptions(format=format, source=source, images=images, **options), out,
+                       progress=progress)
+
+
+def ingest_with(options: IngestOptions, out: str | Path, *, progress: bool = True) -> StageStats:
+    if not options.source.exists():
+        raise IngestError(f"source {options.source} does not exist")
+    root = options.image_root()
+    if not root.is_dir():
+        raise IngestError(f"image root {root} is not a directory")
+    reader = reader_for(options.format)
+    # Listing first (cheap, annotations only) gives the progress total and fails fast on a bad file.
+    items = list(reader.list_items(options))
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    stage = IngestStage(**options.model_dump(mode="json"))
+    stage.options["created_at"] = created_at
+    return run_stage(stage, DatasetDir(out), inputs=item_batches(iter(items), options.batch_size),
+                     total=len(items), progress=progress)

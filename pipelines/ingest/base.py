@@ -1,0 +1,234 @@
+"""What every reader shares: the item protocol, safe image loading, row builders, the stage.
+
+A reader lists *work items* (small JSON-able dicts, one per image or frame, each carrying the
+annotations it needs) and decodes one item into rows. Listing is cheap and happens up front;
+decoding (image bytes, masks) runs inside `IngestStage.process`, batch by batch, so ingest goes
+through the same runner (and, later, Ray) as every other stage.
+
+An item that cannot be used at all raises `ItemError`/`ImageError`/`MaskError`; the stage turns
+it into one reject and goes on. A bad annotation inside a good item is rejected on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from annotators.images import ImageError, decode_image, image_row, read_image_bytes, resolve_inside
+from pipelines.stage import Stage, StageOutput
+from schemas import masks
+from schemas.grounding import GroundedText
+from schemas.ids import stable_id
+from schemas.options.ingest import IngestOptions
+from schemas.provenance import make_provenance
+
+
+class ItemError(ValueError):
+    """A work item (or one annotation in it) that cannot be used; `reason` goes to rejects."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+class IngestError(ValueError):
+    """The whole input is unusable (missing file, not JSON, wrong top-level shape)."""
+
+
+ITEM_ERRORS = (ItemError, ImageError, masks.MaskError)
+
+
+def load_json(path: Path) -> Any:
+    if not path.is_file():
+        raise IngestError(f"annotation file {path} does not exist")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def require_list(obj: Any, what: str, path: Path) -> list:
+    if not isinstance(obj, list):
+        raise IngestError(f"{path}: expected {what} to be a JSON list, got {type(obj).__name__}")
+    return obj
+
+
+def error_item(ref: str, reason: str, raw: Any) -> dict:
+    """An item already known to be bad at listing time; the stage turns it into a reject."""
+    return {"ref": ref, "error": reason, "raw": raw}
+
+
+@dataclass
+class LoadedImage:
+    image_id: str
+    width: int
+    height: int
+
+
+@dataclass
+class ItemResult:
+    rows: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    rejects: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def add(self, config: str, row: dict) -> None:
+        self.rows[config].append(row)
+
+    def reject(self, ref: str, reason: str, raw: Any = "") -> None:
+        self.rejects.append((ref, reason, raw))
+
+
+class ReadContext:
+    """Per-run state a reader's `decode` uses: options, the image root, ids already written."""
+
+    def __init__(self, options: IngestOptions, created_at: str):
+        self.options = options
+        self.source = options.name()
+        self.root = options.image_root()
+        self.provenance = make_provenance(
+            annotator=f"ingest:{options.format}", backend="source", created_at=created_at,
+            params={"source": str(options.source)},
+        )
+        # Images are keyed by content: the same bytes under two names are written once.
+        self.seen_images: set[str] = set()
+
+    def load_image(self, relative: str, result: ItemResult, *, expect: tuple | None = None,
+                   video_id: str | None = None, frame_index: int | None = None,
+                   root: Path | None = None) -> LoadedImage:
+        """Resolve inside the root, read, probe/decode under the pixel limit, emit the images row."""
+        if not isinstance(relative, str) or not relative:
+            raise ItemError("bad_field", f"image path must be a non-empty string, got {relative!r}")
+        path = resolve_inside(root or self.root, relative)
+        data = read_image_bytes(path)
+        row = image_row(data, relative, self.source, video_id=video_id, frame_index=frame_index,
+                        max_pixels=self.options.max_pixels, embed=self.options.embed_images,
+                        path=relative if self.options.embed_images else str(path))
+        if self.options.decode_images:
+            decode_image(data, self.options.max_pixels)
+        if expect and all(v is not None for v in expect):
+            height, width = int(expect[0]), int(expect[1])
+            if (height, width) != (row["height"], row["width"]):
+                raise ItemError("size_mismatch", f"annotation says {height}x{width} (h x w) but "
+                                f"{relative} is {row['height']}x{row['width']}")
+        if row["image_id"] not in self.seen_images:
+            self.seen_images.add(row["image_id"])
+            result.add("images", row)
+        return LoadedImage(row["image_id"], row["width"], row["height"])
+
+    def segment_row(self, image: LoadedImage, key: Any, rle: dict, *, category: str | None,
+                    parent_id: str | None = None, level: int = 0, track_id: int | None = None,
+                    score: float | None = None) -> dict:
+        return {
+            "segment_id": stable_id(self.source, image.image_id, "segment", key),
+            "image_id": image.image_id,
+            "parent_id": parent_id,
+            "level": level,
+            **masks.describe(rle),
+            "category": category,
+            "mask_source": "gt",
+            "score": score,
+            "track_id": track_id,
+        }
+
+    def segcap_row(self, image: LoadedImage, key: Any, *, task: str, question: str,
+                   answer: GroundedText, masks_: list[dict], labels: list[str],
+                   segment_ids: list[str], granularity: str = "root",
+                   subtree: str | None = None) -> dict:
+        return {
+            "sample_id": stable_id(self.source, image.image_id, task, key),
+            "image_id": image.image_id,
+            "task": task,
+            "granularity": granularity,
+            "subtree": subtree,
+            "conversations": [
+                {"from": "human", "value": f"<image>\n{question}"},
+                {"from": "gpt", "value": answer.text},
+            ],
+            "masks": masks_,
+            "mask_labels": labels,
+            "phrase_spans": answer.spans,
+            "segment_ids": segment_ids,
+            "source": self.source,
+            "provenance": self.provenance,
+        }
+
+
+def mask_for(obj: Any, image: LoadedImage) -> dict:
+    """Any supported encoding -> RLE checked against the image size (clipping is allowed)."""
+    return masks.to_rle(obj, image.height, image.width).rle
+
+
+class IngestStage(Stage):
+    """Decodes a reader's work items, one batch at a time. Input: a table of (ref, item JSON)."""
+
+    name = "ingest"
+    input_config = None
+    outputs = ("images", "segments", "segcap", "instructions")
+
+    def __init__(self, batch_size: int = 16, resources=None, **options: Any):
+        super().__init__(batch_size, resources, **options)
+        from pipelines.ingest.registry import reader_for
+
+        # `created_at` pins the provenance time of one run; everything else is IngestOptions.
+        self.ingest_options = IngestOptions(
+            batch_size=batch_size, **{k: v for k, v in options.items() if k != "created_at"})
+        self.reader = reader_for(self.ingest_options.format)
+        self.primary_output = self.reader.PRIMARY
+        self.context: ReadContext | None = None
+
+    def setup(self) -> None:
+        created_at = self.options.get("created_at") or datetime.now(UTC).isoformat(timespec="seconds")
+        self.context = ReadContext(self.ingest_options, created_at)
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        output = StageOutput()
+        rows: dict[str, list[dict]] = defaultdict(list)
+        for ref, text in zip(batch.column("ref").to_pylist(), batch.column("item").to_pylist(),
+                             strict=True):
+            item = json.loads(text)
+            if "error" in item:
+                output.reject(self.name, ref, item["error"], item.get("raw", ""))
+                continue
+            result = ItemResult()
+            try:
+                self.reader.decode(item, self.context, result)
+            except ITEM_ERRORS as exc:
+                self._forget_images(result)
+                output.reject(self.name, ref, exc.reason, f"{exc} | {text}")
+                continue
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                # Annotation JSON of the wrong shape: the item is quarantined, not the run.
+                self._forget_images(result)
+                output.reject(self.name, ref, "bad_field", f"{type(exc).__name__}: {exc} | {text}")
+                continue
+            for config, new_rows in result.rows.items():
+                rows[config].extend(new_rows)
+            for item_ref, reason, raw in result.rejects:
+                output.reject(self.name, item_ref, reason, raw)
+        for config, config_rows in rows.items():
+            output.add_rows(config, config_rows)
+        return output
+
+    def _forget_images(self, result: ItemResult) -> None:
+        """A rejected item's images row is dropped, so a later item may write that image."""
+        for row in result.rows.get("images", []):
+            self.context.seen_images.discard(row["image_id"])
+
+
+def item_batches(items: Iterator[dict], batch_size: int) -> Iterator[pa.Table]:
+    """Work items -> (ref, item JSON) tables of `batch_size` rows, the IngestStage input."""
+    refs, texts = [], []
+    for item in items:
+        refs.append(str(item["ref"]))
+        texts.append(json.dumps(item, default=str))
+        if len(refs) == batch_size:
+            yield pa.table({"ref": refs, "item": texts})
+            refs, texts = [], []
+    if refs:
+        yield pa.table({"ref": refs, "item": texts})

@@ -1,0 +1,88 @@
+"""`grandf`: GLaMM GranD-f grounded caption generation records -> `images`, `segments`, `segcap` (gcg).
+
+Input: records (see `records.py` for the file layout) of the form
+{"file_name": "x.jpg", "caption": "A man rides a horse.",
+ "groundings": {"A man": {"token_positives": [0, 5], "rle_masks": [RLE, ...]}, ...}}.
+Each phrase's span in the caption becomes `<p> phrase </p> [SEG]`; its RLEs (compressed or
+uncompressed, of the image size) are unioned into one mask. Phrases are ordered by span start;
+overlapping spans are rejected. `mask_labels` are the grounding keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pipelines.ingest.base import ITEM_ERRORS, ItemError, ItemResult, ReadContext
+from pipelines.ingest.records import grouped_items
+from schemas import masks
+from schemas.grounding import GroundedText
+from schemas.options.ingest import IngestOptions
+
+PRIMARY = "segcap"
+QUESTION = ("Could you please give me a detailed description of the image? Please respond with "
+            "interleaved segmentation masks for the corresponding parts of the answer.")
+
+
+def list_items(options: IngestOptions) -> Iterator[dict]:
+    return grouped_items(options, "file_name")
+
+
+def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
+    image = ctx.load_image(item["file_name"], result)
+    written: set[str] = set()
+    for ref, record in item["records"]:
+        try:
+            sample, segments = _decode_record(record, image, ctx)
+        except ITEM_ERRORS as exc:
+            result.reject(ref, exc.reason, f"{exc} | {record}")
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            result.reject(ref, "bad_field", f"{type(exc).__name__}: {exc} | {record}")
+            continue
+        for row in segments:
+            if row["segment_id"] not in written:
+                written.add(row["segment_id"])
+                result.add("segments", row)
+        result.add("segcap", sample)
+
+
+def _spans(caption: str, groundings: dict) -> list[tuple[int, int, str, dict]]:
+    spans = []
+    for phrase, grounding in groundings.items():
+        start, end = (int(v) for v in grounding["token_positives"])
+        if not 0 <= start < end <= len(caption):
+            raise ItemError("bad_span", f"span [{start}, {end}] of {phrase!r} is outside the caption")
+        spans.append((start, end, phrase, grounding))
+    spans.sort(key=lambda s: s[0])
+    for (_, end, a, _), (start, _, b, _) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            raise ItemError("bad_span", f"spans of {a!r} and {b!r} overlap")
+    return spans
+
+
+def _decode_record(record: dict, image, ctx: ReadContext):
+    caption = record["caption"]
+    if not isinstance(caption, str) or not isinstance(record["groundings"], dict):
+        raise ItemError("bad_field", "caption must be a string and groundings an object")
+    answer = GroundedText()
+    mask_list, labels, segments = [], [], []
+    last = 0
+    for start, end, phrase, grounding in _spans(caption, record["groundings"]):
+        rles = grounding["rle_masks"]
+        if not isinstance(rles, list) or not rles:
+            raise ItemError("empty_mask", f"phrase {phrase!r} has no rle_masks")
+        parts = [masks.from_rle(r, image.height, image.width, allow_empty=True) for r in rles]
+        rle = masks.union(parts)
+        if masks.area(rle) == 0:
+            raise ItemError("empty_mask", f"the masks of {phrase!r} are empty")
+        answer.add(caption[last:start]).add_phrase(caption[start:end])
+        last = end
+        row = ctx.segment_row(image, ("mask", rle["counts"]), rle, category=phrase)
+        mask_list.append(rle)
+        labels.append(phrase)
+        segments.append(row)
+    answer.add(caption[last:])
+    sample = ctx.segcap_row(image, ("gcg", caption), task="gcg", question=QUESTION, answer=answer,
+                            masks_=mask_list, labels=labels,
+                            segment_ids=[s["segment_id"] for s in segments])
+    return sample, segments

@@ -1,0 +1,88 @@
+"""`mgsc`: MGLMM multi-granularity SegCap records -> `images`, `segments`, `segcap` (task "mgsc").
+
+Input: records (see `records.py` for the file layout) of the form
+{"file_name": "sa_1.jpg", "label": "root" | "subtree: <label>",
+ "gcg_caption": "A <k0>dog</k0> on <k1>grass</k1>.", "gcg_labels": ["k0", "k1"],
+ "k0": {"mask": "<JSON string of an RLE with base64 counts>", "label": "dog"}, ...}.
+`<KEY>phrase</KEY>` becomes `<p> phrase </p> [SEG]`; masks follow the tags' order in the caption.
+Root-record masks are level-0 segments; a subtree record's masks are level-1 segments under the
+root segment with the subtree's label when the same image has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pipelines.ingest.base import ITEM_ERRORS, ItemError, ItemResult, ReadContext
+from pipelines.ingest.records import grouped_items
+from schemas import masks
+from schemas.grounding import GroundedText, key_tags_to_grounded
+from schemas.options.ingest import IngestOptions
+
+PRIMARY = "segcap"
+ROOT_QUESTION = "Please provide a detailed description of all the objects in the image."
+SUBTREE_QUESTION = "Please provide a detailed description of the parts for {label} in the image."
+
+
+def list_items(options: IngestOptions) -> Iterator[dict]:
+    return grouped_items(options, "file_name")
+
+
+def _subtree(record: dict) -> str | None:
+    label = record.get("label", "root")
+    if label == "root":
+        return None
+    if isinstance(label, str) and label.startswith("subtree:") and label[8:].strip():
+        return label[8:].strip()
+    raise ItemError("bad_field", f"label must be 'root' or 'subtree: <label>', got {label!r}")
+
+
+def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
+    image = ctx.load_image(item["file_name"], result)
+    records = sorted(item["records"], key=lambda r: r[1].get("label") != "root")  # roots first
+    roots_by_label: dict[str, str] = {}
+    written: set[str] = set()
+    for ref, record in records:
+        try:
+            sample, segments = _decode_record(record, image, ctx, roots_by_label)
+        except ITEM_ERRORS as exc:
+            result.reject(ref, exc.reason, f"{exc} | {record}")
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            result.reject(ref, "bad_field", f"{type(exc).__name__}: {exc} | {record}")
+            continue
+        for row in segments:
+            if row["segment_id"] not in written:
+                written.add(row["segment_id"])
+                result.add("segments", row)
+        result.add("segcap", sample)
+
+
+def _decode_record(record: dict, image, ctx: ReadContext, roots_by_label: dict):
+    subtree = _subtree(record)
+    keys = record["gcg_labels"]
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+        raise ItemError("bad_field", "gcg_labels must be a list of key names")
+    text, order, spans = key_tags_to_grounded(record["gcg_caption"], keys) if keys else (
+        record["gcg_caption"], [], [])
+    if sorted(order) != sorted(keys):
+        raise ItemError("bad_caption", f"caption tags {order} do not match gcg_labels {keys}")
+    answer = GroundedText(text=text, phrases=[], spans=spans)
+    mask_list, labels, segments = [], [], []
+    for key in order:
+        rle = masks.from_mglmm(record[key]["mask"], image.height, image.width)
+        label = str(record[key].get("label") or key)
+        parent = roots_by_label.get(subtree) if subtree else None
+        row = ctx.segment_row(image, ("mask", rle["counts"]), rle, category=label,
+                              parent_id=parent, level=1 if subtree else 0)
+        if not subtree:
+            roots_by_label.setdefault(label, row["segment_id"])
+        mask_list.append(rle)
+        labels.append(label)
+        segments.append(row)
+    question = SUBTREE_QUESTION.format(label=subtree) if subtree else ROOT_QUESTION
+    sample = ctx.segcap_row(image, ("mgsc", record.get("label", "root"), record["gcg_caption"]),
+                            task="mgsc", question=question, answer=answer, masks_=mask_list,
+                            labels=labels, segment_ids=[s["segment_id"] for s in segments],
+                            granularity="subtree" if subtree else "root", subtree=subtree)
+    return sample, segments

@@ -1,0 +1,60 @@
+"""Listing for the per-record JSON formats (mgsc, grandf, llava): records grouped by image.
+
+`--source` is a JSON file holding a list of records (or an object whose values are records, or
+whose `annotations`/`data` key holds the list), or a folder of such `.json` files. Records of
+one image form one work item, so each image is read and written once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipelines.ingest.base import IngestError, error_item, load_json
+from schemas.options.ingest import IngestOptions
+
+
+def _records_of(data, path: Path) -> list:
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        for key in ("annotations", "data", "records"):
+            if isinstance(data.get(key), list):
+                return data[key]
+        if "file_name" in data or "image" in data or "conversations" in data:
+            return [data]
+        return list(data.values())
+    raise IngestError(f"{path}: expected a list of records, got {type(data).__name__}")
+
+
+def iter_records(source: Path) -> Iterator[tuple[str, object]]:
+    paths = sorted(source.rglob("*.json")) if source.is_dir() else [source]
+    if not paths:
+        raise IngestError(f"no .json files under {source}")
+    for path in paths:
+        for index, record in enumerate(_records_of(load_json(path), path)):
+            yield f"{path.name}[{index}]", record
+
+
+def grouped_items(options: IngestOptions, image_key: str, *, allow_no_image: bool = False,
+                  text_only_chunk: int = 64) -> Iterator[dict]:
+    """Items {"ref", "file_name", "records": [(ref, record), ...]}; malformed records -> error items."""
+    groups: dict[str, list] = defaultdict(list)
+    text_only: list = []
+    for ref, record in iter_records(options.source):
+        if not isinstance(record, dict):
+            yield error_item(ref, "bad_field", record)
+            continue
+        name = record.get(image_key)
+        if name is None and allow_no_image:
+            text_only.append([ref, record])
+        elif not isinstance(name, str) or not name:
+            yield error_item(ref, "bad_field", f"`{image_key}` missing or not a string | {record}")
+        else:
+            groups[name].append([ref, record])
+    for name, records in groups.items():
+        yield {"ref": f"{name} ({len(records)} records)", "file_name": name, "records": records}
+    for start in range(0, len(text_only), text_only_chunk):
+        chunk = text_only[start:start + text_only_chunk]
+        yield {"ref": f"text-only records {chunk[0][0]}..", "file_name": None, "records": chunk}

@@ -1,0 +1,43 @@
+"""Options of `segcap ingest` (CLI and recipes build from this one model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IngestFormat = Literal["images", "coco", "coco-panoptic", "refcoco", "mot", "llava", "mgsc", "grandf"]
+INGEST_FORMATS: tuple[str, ...] = IngestFormat.__args__
+
+# Same budget as annotators.images.DEFAULT_MAX_PIXELS (schemas may not import annotators).
+DEFAULT_MAX_PIXELS = 64_000_000
+
+
+class IngestOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: IngestFormat
+    source: Path = Field(description="annotation file or folder (the image folder for `images`)")
+    images: Path | None = Field(
+        default=None,
+        description="image root that annotation paths resolve inside; default: the source's folder",
+    )
+    source_name: str | None = Field(default=None, description="`source` column; default: source stem")
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0, description="decompression-bomb limit")
+    embed_images: bool = Field(default=True, description="store image bytes (else only the path)")
+    decode_images: bool = Field(
+        default=True, description="fully decode each image (catches truncated files), not only probe it"
+    )
+    panoptic_masks: Path | None = Field(
+        default=None, description="coco-panoptic PNG folder; default: the JSON path without suffix"
+    )
+    batch_size: int = Field(default=16, gt=0, description="work items per batch")
+
+    def image_root(self) -> Path:
+        if self.images is not None:
+            return self.images
+        return self.source if self.source.is_dir() else self.source.parent
+
+    def name(self) -> str:
+        return self.source_name or self.source.stem or self.format
