@@ -34,18 +34,19 @@ OnResult = Callable[[dict], None]
 
 class Executor(Protocol):
     def run(self, stage: Stage, dataset: DatasetDir, step_id: str, units: list[WorkUnit],
-            on_result: OnResult) -> None: ...
+            on_result: OnResult, setup_each: bool = False) -> None: ...
 
 
 class LocalExecutor:
     """Runs units one after the other in this process; `setup` once per step."""
 
-    def run(self, stage, dataset, step_id, units, on_result) -> None:
+    def run(self, stage, dataset, step_id, units, on_result, setup_each=False) -> None:
         if not units:
             return
-        stage.setup()
+        if not setup_each:
+            stage.setup()
         for unit in units:
-            on_result(run_unit(stage, dataset, step_id, unit).as_json())
+            on_result(run_unit(stage, dataset, step_id, unit, setup_each).as_json())
 
 
 def invalidate_changed(dataset: DatasetDir, steps: list[tuple[str, str, tuple[str, ...]]]) -> list[str]:
@@ -66,7 +67,7 @@ def invalidate_changed(dataset: DatasetDir, steps: list[tuple[str, str, tuple[st
 def execute_step(stage: Stage, dataset: DatasetDir, *, executor: Executor | None = None,
                  step_id: str | None = None, key: str | None = None,
                  inputs: Iterable[pa.Table] | None = None, unit_rows: int = DEFAULT_UNIT_ROWS,
-                 progress: bool = True) -> StageStats:
+                 progress: bool = True, setup_each: bool = False) -> StageStats:
     """Run `stage` as step `step_id` of a run, resuming whatever a killed run left."""
     step_id = step_id or stage.name
     state = StepState(dataset, step_id)
@@ -84,7 +85,8 @@ def execute_step(stage: Stage, dataset: DatasetDir, *, executor: Executor | None
     with progress_bar(step_id, total, enabled=progress) as bar:
         bar.advance(total - sum(u.rows for u in pending))
         (executor or LocalExecutor()).run(stage, dataset, step_id, pending,
-                                           lambda result: bar.advance(result["rows_in"]))
+                                           lambda result: bar.advance(result["rows_in"]),
+                                           setup_each)
     if stage.replaces_input and stage.input_config:
         state.swap_in(stage.input_config)
     stats = _aggregate(step_id, state)
@@ -117,6 +119,7 @@ def _aggregate(step_id: str, state: StepState) -> StageStats:
         stats.rows_out += record["rows_out"]
         stats.rejected.update(record["rejected"])
         outputs.update(record["outputs"])
+        stats.counters.update(record.get("counters", {}))
     stats.outputs = dict(outputs)
     return stats
 
@@ -124,6 +127,7 @@ def _aggregate(step_id: str, state: StepState) -> StageStats:
 def _stats_from(step_id: str, record: dict, skipped: bool) -> StageStats:
     stats = StageStats(step_id, rows_in=record["rows_in"], rows_out=record["rows_out"],
                        rejected=Counter(record["rejected"]), seconds=0.0,
-                       outputs=dict(record["outputs"]))
+                       outputs=dict(record["outputs"]),
+                       counters=Counter(record.get("counters", {})))
     stats.extra = {"skipped": skipped}
     return stats

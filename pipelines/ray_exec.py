@@ -65,7 +65,7 @@ def _results(results: list[dict]) -> pa.Table:
 
 
 def _process_units(batch: pa.Table, stage: Stage, dataset_path: str, step_id: str,
-                   attempt: str) -> pa.Table:
+                   attempt: str, setup_each: bool) -> pa.Table:
     """Task body for CPU stages; `attempt` keys the per-worker set-up cache to this execution."""
     cache_key = (dataset_path, f"{step_id}:{attempt}")
     if cache_key not in _SET_UP:
@@ -74,7 +74,8 @@ def _process_units(batch: pa.Table, stage: Stage, dataset_path: str, step_id: st
         _SET_UP[cache_key] = stage
     stage = _SET_UP[cache_key]
     dataset = DatasetDir(dataset_path)
-    return _results([run_unit(stage, dataset, step_id, u).as_json() for u in _unit_rows(batch)])
+    return _results([run_unit(stage, dataset, step_id, u, setup_each).as_json()
+                     for u in _unit_rows(batch)])
 
 
 class _UnitActor:
@@ -97,7 +98,7 @@ class RayExecutor:
     def __init__(self, settings: RaySettings | None = None):
         self.settings = settings or RaySettings()
 
-    def run(self, stage, dataset, step_id, units, on_result) -> None:
+    def run(self, stage, dataset, step_id, units, on_result, setup_each=False) -> None:
         if not units:
             return
         import ray
@@ -116,6 +117,6 @@ class RayExecutor:
             mapped = items.map_batches(
                 _process_units, compute=ray.data.TaskPoolStrategy(size=max(1, resources.concurrency)),
                 fn_kwargs={"stage": stage, "dataset_path": str(dataset.path), "step_id": step_id,
-                           "attempt": uuid.uuid4().hex}, **common)
+                           "attempt": uuid.uuid4().hex, "setup_each": setup_each}, **common)
         for row in mapped.iter_rows():
             on_result(json.loads(row["result_json"]))

@@ -197,6 +197,7 @@ class UnitResult:
     rows_out: int
     rejected: dict
     outputs: dict
+    counters: dict
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -222,8 +223,15 @@ def staged_outputs(stage: Stage, state: StepState) -> dict[str, Path]:
     return {}
 
 
-def run_unit(stage: Stage, dataset: DatasetDir, step_id: str, unit: WorkUnit) -> UnitResult:
-    """Process one unit and commit it: shards renamed into place first, then the marker."""
+def run_unit(stage: Stage, dataset: DatasetDir, step_id: str, unit: WorkUnit,
+             setup_each: bool = False) -> UnitResult:
+    """Process one unit and commit it: shards renamed into place first, then the marker.
+
+    `setup_each` re-runs `setup` first, for stages whose setup holds per-run state (a reader's
+    seen-image set) that must not leak from one unit into the next, or resumed runs would differ.
+    """
+    if setup_each:
+        stage.setup()
     state = StepState(dataset, step_id)
     prefix = f"{step_id}-{unit.unit_id}"
     discard_partial(output_dirs(stage, dataset, state), prefix)
@@ -231,6 +239,7 @@ def run_unit(stage: Stage, dataset: DatasetDir, step_id: str, unit: WorkUnit) ->
     primary = stage.primary_output or (stage.outputs[0] if stage.outputs else None)
     rows_in = rows_out = 0
     rejected: Counter = Counter()
+    counters: Counter = Counter()
     try:
         for batch in read_unit(unit, stage.batch_size):
             output = stage.process(batch)
@@ -238,9 +247,11 @@ def run_unit(stage: Stage, dataset: DatasetDir, step_id: str, unit: WorkUnit) ->
             rows_in += batch.num_rows
             rows_out += output.rows_out(primary) if primary else 0
             rejected.update(r["reason"] for r in output.rejects)
+            counters.update(output.counters)
     except BaseException:
         writers.abort()
         raise
-    result = UnitResult(unit.unit_id, rows_in, rows_out, dict(rejected), writers.close())
+    result = UnitResult(unit.unit_id, rows_in, rows_out, dict(rejected), writers.close(),
+                        dict(counters))
     state.mark_unit(unit.unit_id, result.as_json())
     return result

@@ -1,0 +1,105 @@
+"""The `curate` flow: one Prefect task per recipe step, each step executed by Ray Data.
+
+Prefect is the control plane (ordering, retries with backoff for model/HTTP steps, persisted
+results, caching, schedules); Ray Data, started inside the tasks, is the data plane. We chose
+Ray Data inside tasks over prefect-ray's RayTaskRunner: a step is one Ray Data job over many
+work units, with its own actor pools and streaming back-pressure, which a task runner that maps
+one Prefect task to one Ray task cannot express; and resume lives in the dataset directory,
+so a retried task only redoes the units that had not committed.
+
+The cache key of a step is its resume key (its config and every upstream config and input
+file fingerprint) plus the output directory; a step whose committed output is missing is
+always refreshed, so a deleted dataset is never answered from the cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.tasks import exponential_backoff
+
+from pipelines.dataset_dir import DatasetDir
+from pipelines.execute import LocalExecutor, execute_step, invalidate_changed
+from pipelines.plan import Step, plan_run, ray_address
+from pipelines.ray_exec import RayExecutor, RaySettings
+from pipelines.units import StepState
+from schemas.recipe import PrefectSection, Recipe, load_recipe
+
+
+def _run_step(step: Step, dataset_path: str, executor, unit_rows: int, progress: bool) -> dict:
+    stage = step.build()
+    inputs = step.inputs() if step.inputs is not None else None
+    stats = execute_step(stage, DatasetDir(dataset_path), executor=executor, step_id=step.step_id,
+                         key=step.key, inputs=inputs, unit_rows=unit_rows, progress=progress,
+                         setup_each=step.per_unit_setup)
+    get_run_logger().info(stats.summary_line())
+    return {"step": step.step_id, "stage": step.stage_name, **stats.as_json()}
+
+
+def step_task(step: Step, dataset: DatasetDir, settings: PrefectSection):
+    """The Prefect task for one step: retries for model steps, cache keyed on the resume key."""
+    retries = settings.retries if step.calls_models else 0
+    cache_key = f"segcap-{step.step_id}-{step.key}-{abs(hash(str(dataset.path.resolve())))}"
+    options = dict(
+        name=step.step_id,
+        task_run_name=step.step_id,
+        retries=retries,
+        retry_delay_seconds=exponential_backoff(settings.retry_delay_seconds)(retries) if retries else 0,
+        persist_result=settings.persist_results,
+        result_serializer="json",
+    )
+    if settings.cache:
+        options.update(cache_key_fn=lambda *_: cache_key,
+                       refresh_cache=StepState(dataset, step.step_id).finished() is None)
+    else:
+        options.update(cache_policy=None)
+    return task(_run_step).with_options(**options)
+
+
+def run_steps(steps: list[Step], dataset: DatasetDir, settings: PrefectSection, executor,
+              unit_rows: int, progress: bool = True) -> list[dict]:
+    """Invalidate changed steps (latest first), then run every step in order as a task."""
+    wiped = invalidate_changed(dataset, [(s.step_id, s.key, s.outputs) for s in steps])
+    if wiped:
+        get_run_logger().info("config changed, redoing: %s", ", ".join(wiped))
+    results = []
+    for step in steps:
+        results.append(step_task(step, dataset, settings)(step, str(dataset.path), executor,
+                                                          unit_rows, progress))
+    dataset.finalize()
+    return results
+
+
+def make_executor(recipe: Recipe, address: str | None):
+    if not recipe.ray.enabled:
+        return LocalExecutor()
+    return RayExecutor(RaySettings(address=ray_address(recipe, address),
+                                   num_cpus=recipe.ray.num_cpus,
+                                   object_store_mb=recipe.ray.object_store_mb))
+
+
+@flow(name="segcap-curate", log_prints=True)
+def curate(recipe_path: str, out: str | None = None, ray_address: str | None = None,
+           progress: bool = True) -> list[dict]:
+    """Run a recipe: ingest every input, run every stage, export if asked. Resumes."""
+    recipe = load_recipe(recipe_path, overrides={"output": str(Path(out).resolve())} if out else None)
+    return curate_recipe(recipe, ray_address, progress)
+
+
+def curate_recipe(recipe: Recipe, ray_address: str | None = None, progress: bool = True) -> list[dict]:
+    """The body of `curate` for an already validated recipe (also used by `segcap demo`)."""
+    dataset = DatasetDir(recipe.output)
+    results = run_steps(plan_run(recipe, dataset), dataset, recipe.prefect,
+                        make_executor(recipe, ray_address), recipe.unit_rows, progress)
+    if recipe.export is not None:
+        results.append(export_task(str(recipe.output), str(recipe.export)))
+    return results
+
+
+@task(name="export", persist_result=True, result_serializer="json", cache_policy=None)
+def export_task(source: str, out: str) -> dict:
+    from pipelines.export import export_dataset
+
+    export_dataset(source, out)
+    return {"step": "export", "stage": "export", "out": out}

@@ -1,0 +1,132 @@
+"""The run planner: a recipe -> an ordered list of steps, each with its stage and resume key.
+
+A step's key hashes its own spec (stage, options, batch size) with the key of the step before
+it, and an ingest step's key also hashes its source files' names, sizes and times. Changing a
+step's config therefore changes its key and every later key, and nothing earlier: exactly the
+steps that must be redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipelines.dataset_dir import DatasetDir, atomic_write_text
+from pipelines.stage import Resources, Stage
+from pipelines.units import StepState
+from schemas.recipe import InputSpec, Recipe
+
+# Stage name -> "module:Class"; imported only when a recipe uses the stage.
+STAGE_CLASSES = {
+    "mine": "pipelines.mine:MineStage",
+    "describe": "pipelines.describe:DescribeStage",
+    "score": "pipelines.score:ScoreStage",
+    "select": "pipelines.select:SelectStage",
+    "dedup": "pipelines.dedup:DedupStage",
+}
+MODEL_BACKENDS = {"transformers", "openai", "vllm"}
+
+
+@dataclass
+class Step:
+    step_id: str
+    stage_name: str
+    key: str
+    build: Callable[[], Stage]
+    inputs: Callable[[], Iterator[pa.Table]] | None = None  # explicit inputs (ingest)
+    calls_models: bool = False  # retried with backoff by the flow
+    per_unit_setup: bool = False  # reader state must not carry from one unit to the next
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.build().outputs
+
+
+def _digest(payload) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def source_fingerprint(*paths: Path | None) -> str:
+    """Names, sizes and modification times of every file under `paths` (no content reads)."""
+    entries = []
+    for root in (p for p in paths if p is not None):
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        entries.extend((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _digest(entries)
+
+
+def load_class(stage_name: str) -> type[Stage]:
+    module_name, class_name = STAGE_CLASSES[stage_name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def _pinned_created_at(dataset: DatasetDir, step_id: str) -> str:
+    """One provenance time per step, kept across restarts so resumed rows equal clean ones."""
+    path = StepState(dataset, step_id).root.parent / f"{step_id}.created_at"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = datetime.now(UTC).isoformat(timespec="seconds")
+    atomic_write_text(path, value)
+    return value
+
+
+def _ingest_step(spec: InputSpec, step_id: str, dataset: DatasetDir) -> Step:
+    from pipelines.ingest import IngestStage, item_batches
+    from pipelines.ingest.registry import reader_for
+
+    options = spec.model_dump(mode="json", exclude={"id"})
+    key = _digest({"step": step_id, "options": options,
+                   "files": source_fingerprint(spec.source, spec.images, spec.panoptic_masks)})
+
+    def build() -> IngestStage:
+        stage = IngestStage(batch_size=spec.batch_size, **options)
+        stage.options["created_at"] = _pinned_created_at(dataset, step_id)
+        return stage
+
+    def inputs() -> Iterator[pa.Table]:
+        return item_batches(iter(reader_for(spec.format).list_items(spec)), spec.batch_size)
+
+    return Step(step_id, "ingest", key, build, inputs=inputs, per_unit_setup=True)
+
+
+def plan_run(recipe: Recipe, dataset: DatasetDir) -> list[Step]:
+    steps = [_ingest_step(spec, step_id, dataset)
+             for spec, step_id in zip(recipe.inputs, recipe.input_ids(), strict=True)]
+    previous = _digest([s.key for s in steps])
+    for spec, step_id in zip(recipe.stages, recipe.step_ids(), strict=True):
+        options = spec.options.model_dump(mode="json")
+        key = _digest({"step": step_id, "stage": spec.stage, "options": options,
+                       "batch_size": spec.batch_size, "after": previous})
+        previous = key
+        resources = Resources(**spec.resources.model_dump())
+
+        def build(spec=spec, options=options, resources=resources) -> Stage:
+            cls = load_class(spec.stage)
+            sized = {"batch_size": spec.batch_size} if spec.batch_size else {}
+            return cls(resources=resources, **sized, **options)
+
+        calls_models = options.get("backend") in MODEL_BACKENDS
+        steps.append(Step(step_id, spec.stage, key, build, calls_models=calls_models))
+    _check_unique(steps)
+    return steps
+
+
+def _check_unique(steps: list[Step]) -> None:
+    seen = set()
+    for step in steps:
+        if step.step_id in seen:
+            raise ValueError(f"two steps are named {step.step_id!r}; give one an `id:`")
+        seen.add(step.step_id)
+
+
+def ray_address(recipe: Recipe, override: str | None) -> str | None:
+    return override or recipe.ray.address or os.environ.get("RAY_ADDRESS")
