@@ -1,0 +1,149 @@
+"""A temporary SQLite side store of everything a card needs, keyed by image id.
+
+The configs are sharded by stage, not by image, so building one card needs rows from every
+config. Loading them once into an indexed on-disk SQLite file (stdlib) lets each page fetch its
+cards' rows by key while memory stays bounded by one Arrow batch and SQLite's page cache.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pipelines.dataset_dir import DatasetDir
+
+BATCH_ROWS = 512
+
+_TABLES = {
+    "images": "image_id TEXT PRIMARY KEY, ord INTEGER, source TEXT, file_name TEXT",
+    "segments": "image_id TEXT, segment_id TEXT, parent_id TEXT, level INTEGER, category TEXT,"
+                " area INTEGER, mask TEXT",
+    "pairs": "image_id TEXT, instance_id TEXT, segment_id TEXT, x REAL, y REAL,"
+             " granularity REAL, granularity_def TEXT, level INTEGER, is_part INTEGER, mask TEXT",
+    "descriptions": "image_id TEXT, scope TEXT, target_id TEXT, short TEXT, detailed TEXT",
+    "segcap": "image_id TEXT, sample_id TEXT, task TEXT, granularity TEXT, subtree TEXT,"
+              " source TEXT, conversations TEXT, masks TEXT, mask_labels TEXT, segment_ids TEXT",
+    "instructions": "image_id TEXT, sample_id TEXT, source TEXT, conversations TEXT,"
+                    " scores TEXT, styles TEXT, selected INTEGER, selection_method TEXT,"
+                    " budget REAL, duplicate_of TEXT",
+    "rejects": "input_ref TEXT, stage TEXT, reason TEXT, raw TEXT",
+}
+_INDEXES = {"segments": "image_id", "pairs": "image_id", "descriptions": "image_id",
+            "segcap": "image_id", "instructions": "image_id", "rejects": "input_ref"}
+
+
+def _dump(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _mask(rle: dict | None) -> str | None:
+    return None if rle is None else _dump({"size": rle["size"], "counts": rle["counts"]})
+
+
+# Each config -> (store table, Parquet columns to read, row -> tuple in the table's column order).
+_LOADERS: dict[str, tuple[str, list[str], Callable[[dict], tuple]]] = {
+    "segments": ("segments", ["image_id", "segment_id", "parent_id", "level", "category", "area", "mask",
+                              "mask_source"],
+                 lambda r: (r["image_id"], r["segment_id"], r["parent_id"], r["level"],
+                            r["category"], r["area"], _mask(r["mask"]))),
+    "granularity_pairs": (
+        "pairs", ["image_id", "instance_id", "segment_id", "point", "granularity",
+                  "granularity_def", "level", "is_part", "mask"],
+        lambda r: (r["image_id"], r["instance_id"], r["segment_id"],
+                   (r["point"] or [0, 0])[0], (r["point"] or [0, 0])[1], r["granularity"],
+                   r["granularity_def"], r["level"], int(bool(r["is_part"])), _mask(r["mask"]))),
+    "descriptions": ("descriptions", ["image_id", "scope", "target_id", "short", "detailed"],
+                     lambda r: (r["image_id"], r["scope"], r["target_id"], r["short"], r["detailed"])),
+    "segcap": ("segcap", ["image_id", "sample_id", "task", "granularity", "subtree", "source",
+                          "conversations", "masks", "mask_labels", "segment_ids"],
+               lambda r: (r["image_id"], r["sample_id"], r["task"], r["granularity"], r["subtree"],
+                          r["source"], _dump(r["conversations"] or []),
+                          _dump([_mask(m) for m in r["masks"] or []]),
+                          _dump(r["mask_labels"] or []), _dump(r["segment_ids"] or []))),
+    "instructions": ("instructions", ["image_id", "sample_id", "source", "conversations",
+                                      "capability_scores", "styles", "selected",
+                                      "selection_method", "budget", "duplicate_of"],
+                     lambda r: (r["image_id"], r["sample_id"], r["source"],
+                                _dump(r["conversations"] or []), _dump(r["capability_scores"] or {}),
+                                _dump(r["styles"] or []), int(bool(r["selected"])),
+                                r["selection_method"], r["budget"], r["duplicate_of"])),
+    "rejects": ("rejects", ["input_ref", "stage", "reason", "raw"],
+                lambda r: (r["input_ref"], r["stage"], r["reason"], r["raw"])),
+}
+
+
+class ReportStore:
+    """Streams a dataset directory into SQLite; `observe` sees every row once (for aggregates)."""
+
+    def __init__(self, path: Path):
+        self.db = sqlite3.connect(path)
+        self.db.row_factory = sqlite3.Row
+        for table, columns in _TABLES.items():
+            self.db.execute(f"CREATE TABLE {table} ({columns})")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def load(self, dataset: DatasetDir, observe: Callable[[str, dict], None]) -> None:
+        order = 0
+        for batch in dataset.iter_batches("images", BATCH_ROWS,
+                                          ["image_id", "source", "file_name"]):
+            rows = batch.to_pylist()
+            self.db.executemany("INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?)",
+                                [(r["image_id"], order + i, r["source"], r["file_name"])
+                                 for i, r in enumerate(rows)])
+            order += len(rows)
+            for row in rows:
+                observe("images", row)
+        for config, (table, columns, to_tuple) in _LOADERS.items():
+            placeholders = ", ".join("?" * len(_TABLES[table].split(",")))
+            for batch in dataset.iter_batches(config, BATCH_ROWS, columns):
+                rows = batch.to_pylist()
+                self.db.executemany(f"INSERT INTO {table} VALUES ({placeholders})",
+                                    [to_tuple(r) for r in rows])
+                for row in rows:
+                    observe(config, row)
+        for table, column in _INDEXES.items():
+            self.db.execute(f"CREATE INDEX {table}_key ON {table} ({column})")
+        self.db.commit()
+
+    # ---- per-card queries ----------------------------------------------------------------
+    def rows_for(self, table: str, image_id: str, order: str = "rowid") -> list[sqlite3.Row]:
+        return self.db.execute(f"SELECT * FROM {table} WHERE image_id = ? ORDER BY {order}",
+                               (image_id,)).fetchall()
+
+    def count_for(self, table: str, image_id: str) -> int:
+        return self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE image_id = ?",
+                               (image_id,)).fetchone()[0]
+
+    def rejects_for(self, refs: list[str]) -> list[sqlite3.Row]:
+        refs = [r for r in refs if r]
+        if not refs:
+            return []
+        marks = ", ".join("?" * len(refs))
+        return self.db.execute(f"SELECT * FROM rejects WHERE input_ref IN ({marks})", refs).fetchall()
+
+    def orphan_instruction_count(self) -> int:
+        return self.db.execute(
+            "SELECT COUNT(*) FROM instructions WHERE image_id IS NULL"
+            " OR image_id NOT IN (SELECT image_id FROM images)").fetchone()[0]
+
+    def orphan_instructions(self, batch_size: int) -> Iterator[list[sqlite3.Row]]:
+        cursor = self.db.execute(
+            "SELECT * FROM instructions WHERE image_id IS NULL"
+            " OR image_id NOT IN (SELECT image_id FROM images) ORDER BY rowid")
+        while rows := cursor.fetchmany(batch_size):
+            yield rows
+
+    # ---- dataset-level aggregates that need a grouping ----------------------------------------
+    def per_image_histogram(self, expression: str, table: str) -> dict[int, int]:
+        """How many images have each value of `expression` over their `table` rows (none -> 0)."""
+        query = (f"SELECT COALESCE(t.value, 0) AS v, COUNT(*) FROM images i LEFT JOIN "
+                 f"(SELECT image_id, {expression} AS value FROM {table} GROUP BY image_id) t "
+                 f"ON t.image_id = i.image_id GROUP BY v ORDER BY v")
+        return {int(value): count for value, count in self.db.execute(query)}
+
+    def rejects_listed(self, limit: int) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM rejects ORDER BY rowid LIMIT ?", (limit,)).fetchall()
