@@ -161,7 +161,8 @@ def from_label_map(label_map: np.ndarray | bytes, *, ignore: tuple[int, ...] = (
         label_map = _decode_png(bytes(label_map))
     labels = np.asarray(label_map)
     if labels.ndim == 3:  # an RGB-encoded id map (COCO panoptic): id = R + 256 G + 256^2 B
-        labels = labels[..., 0].astype(np.int64) + 256 * labels[..., 1] + 65536 * labels[..., 2]
+        rgb = labels[..., :3].astype(np.int64)  # widen first: 256 * a uint8 channel overflows
+        labels = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
     values = [int(v) for v in np.unique(labels) if int(v) not in ignore]
     if not values:
         return {}

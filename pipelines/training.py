@@ -1,0 +1,117 @@
+"""The training side: a `torch.utils.data.Dataset` over an export's `segcap` config.
+
+Each item joins a `segcap` row with its `images` row and yields the image, the conversation,
+a mask tensor (N, H, W) whose k-th mask belongs to the k-th `[SEG]` of the answer, the phrases
+and their labels. Samples are read once (no pixels); images are fetched per item from the
+Parquet row group that holds them, with a small cache, so memory never holds the image config.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from pipelines.answers import answer_text
+from pipelines.dataset_dir import DatasetDir
+from schemas import masks
+from schemas.grounding import parse_grounded
+
+try:  # torch is optional for the rest of the package; this module needs it only when used
+    from torch.utils.data import Dataset as _TorchDataset
+except ImportError:  # pragma: no cover - torch is a declared dependency
+    _TorchDataset = object
+
+
+class SegCapTorchDataset(_TorchDataset):
+    """`dataset[i]` -> {"sample_id", "image", "conversations", "masks", "phrases", "mask_labels", ...}.
+
+    image_format: "pil" (PIL.Image, RGB) or "tensor" (uint8 tensor (3, H, W)).
+    transform: optional callable applied to the whole item dict.
+    """
+
+    def __init__(self, export_dir: str | Path, *, image_format: str = "pil", transform=None,
+                 tasks: tuple[str, ...] | None = None):
+        if image_format not in ("pil", "tensor"):
+            raise ValueError(f"image_format must be 'pil' or 'tensor', got {image_format!r}")
+        self.dataset = DatasetDir(export_dir)
+        for config in ("segcap", "images"):
+            if not self.dataset.has(config):
+                raise FileNotFoundError(f"{export_dir} has no `{config}` config")
+        samples = self.dataset.read("segcap")
+        if tasks:
+            import pyarrow.compute as pc
+
+            samples = samples.filter(pc.is_in(samples.column("task"), value_set=pc.array(list(tasks))))
+        self.samples = samples
+        self.image_format, self.transform = image_format, transform
+        self._locations = self._index_images()
+        self._read_group = lru_cache(maxsize=4)(self._read_row_group)
+
+    def _index_images(self) -> dict[str, tuple[Path, int, int]]:
+        """image_id -> (shard, row group, row within it), from the image_id column only."""
+        locations = {}
+        for path in self.dataset.shard_paths("images"):
+            parquet = pq.ParquetFile(path)
+            for group in range(parquet.num_row_groups):
+                ids = parquet.read_row_group(group, columns=["image_id"]).column(0).to_pylist()
+                for row, image_id in enumerate(ids):
+                    locations.setdefault(image_id, (path, group, row))
+        return locations
+
+    @staticmethod
+    def _read_row_group(path: Path, group: int):
+        return pq.ParquetFile(path).read_row_group(group, columns=["image"])
+
+    def __len__(self) -> int:
+        return self.samples.num_rows
+
+    def _image(self, image_id: str):
+        from PIL import Image
+
+        try:
+            path, group, row = self._locations[image_id]
+        except KeyError:
+            raise KeyError(f"image {image_id} is not in the images config") from None
+        value = self._read_group(path, group).column("image")[row].as_py()
+        if value["bytes"] is None:
+            raise ValueError(f"image {image_id} has no embedded bytes (export with embedding on)")
+        image = Image.open(io.BytesIO(value["bytes"])).convert("RGB")
+        if self.image_format == "pil":
+            return image
+        import numpy as np
+        import torch
+
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        import torch
+
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        row = self.samples.slice(index, 1).to_pylist()[0]
+        image = self._image(row["image_id"])
+        width, height = image.size if self.image_format == "pil" else (image.shape[2], image.shape[1])
+        stack = masks.decode_many(row["masks"]) if row["masks"] else None
+        mask_tensor = (torch.from_numpy(stack) if stack is not None
+                       else torch.zeros((0, height, width), dtype=torch.uint8))
+        item = {
+            "sample_id": row["sample_id"],
+            "image_id": row["image_id"],
+            "task": row["task"],
+            "granularity": row["granularity"],
+            "image": image,
+            "conversations": row["conversations"],
+            "masks": mask_tensor,
+            "phrases": parse_grounded(answer_text(row["conversations"])).phrases,
+            "mask_labels": row["mask_labels"],
+        }
+        return self.transform(item) if self.transform else item
+
+
+def collate_segcap(items: list[dict]) -> dict[str, list]:
+    """Masks differ in count and size per sample, so a batch keeps lists instead of stacking."""
+    return {key: [item[key] for item in items] for key in items[0]} if items else {}
