@@ -1,0 +1,1 @@
+"""Describers: scene and instance descriptions and grounded multi-granularity captions."""
