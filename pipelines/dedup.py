@@ -1,0 +1,134 @@
+"""DedupStage: mark exact, near-image and semantic duplicates in `instructions` (`duplicate_of`).
+
+A global step. `setup` orders all samples by sample_id (the earliest of a group is the original,
+so the choice is deterministic) and finds:
+- exact duplicates: the same conversation on the same image. Near-duplicate images (64-bit DCT
+  hashes within `image_hash_max_bits`, neighbours from a faiss binary index) count as the same
+  image, so a re-encoded or resized copy of a sample is caught too (`near_image`);
+- semantic duplicates (SemDeDup): faiss k-means on the text embeddings, then inside each cluster
+  a sample whose cosine similarity to an earlier one exceeds 1 - eps.
+`process` writes `duplicate_of` (the kept original's sample_id, null for originals) and the extra
+column `duplicate_reason`. Duplicates stay in the table, marked; selection leaves them out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+
+from annotators.images import ImageError, decode_image
+from annotators.selection.dedup import (
+    dct_hash,
+    exact_duplicates,
+    near_duplicate_images,
+    semantic_duplicates,
+)
+from pipelines.dataset_dir import DatasetDir
+from pipelines.instruction_rows import conversation_text
+from pipelines.stage import Stage, StageOutput
+from schemas.options.scoring import DedupOptions
+
+MAX_IMAGE_PIXELS = 40_000_000
+IMAGE_BATCH = 64
+
+
+class DedupStage(Stage):
+    name = "dedup"
+    input_config = "instructions"
+    outputs = ("instructions",)
+    primary_output = "instructions"
+    replaces_input = True
+
+    def __init__(self, batch_size: int = 4096, resources=None, **options):
+        self.settings = DedupOptions(**options)
+        super().__init__(batch_size, resources, **self.settings.model_dump())
+        self.original_of: dict[str, str] = {}
+        self.reason_of: dict[str, str] = {}
+        self.found: Counter = Counter()
+
+    def setup(self) -> None:
+        dataset = DatasetDir(self.dataset_path)
+        table = dataset.read("instructions", ["sample_id", "image_id", "conversations"])
+        order = np.argsort(np.asarray(table.column("sample_id").to_pylist(), dtype=object), kind="stable")
+        table = table.take(pa.array(order))
+        ids = table.column("sample_id").to_pylist()
+        image_ids = table.column("image_id").to_pylist()
+        conversations = table.column("conversations").to_pylist()
+        canonical = self._canonical_images(dataset, image_ids)
+        if self.settings.exact or self.settings.near_images:
+            keys = [_content_key(canonical.get(i, i), c) for i, c in zip(image_ids, conversations, strict=True)]
+            for index, original in enumerate(exact_duplicates(keys)):
+                if original >= 0:
+                    same_image = image_ids[index] == image_ids[original]
+                    self._mark(ids[index], ids[original], "exact" if same_image else "near_image")
+        if self.settings.semantic:
+            self._semantic(ids, conversations)
+
+    def _mark(self, sample_id: str, original: str, reason: str) -> None:
+        if sample_id != original and sample_id not in self.original_of:
+            self.original_of[sample_id] = original
+            self.reason_of[sample_id] = reason
+            self.found[reason] += 1
+
+    def _canonical_images(self, dataset: DatasetDir, image_ids: list) -> dict[str, str]:
+        """image_id -> the image_id its near-duplicate group is known by (the smallest id)."""
+        if not self.settings.near_images or not dataset.has("images"):
+            return {}
+        wanted = {i for i in image_ids if i is not None}
+        hashes: dict[str, np.ndarray] = {}
+        for batch in dataset.iter_batches("images", IMAGE_BATCH, columns=["image_id", "image"]):
+            for image_id, image in zip(batch.column("image_id").to_pylist(),
+                                       batch.column("image").to_pylist(), strict=True):
+                if image_id not in wanted or image_id in hashes:
+                    continue
+                try:
+                    data = image["bytes"]
+                    if data is None:
+                        with open(image["path"], "rb") as handle:
+                            data = handle.read()
+                    hashes[image_id] = dct_hash(decode_image(data, MAX_IMAGE_PIXELS).pixels)
+                except (ImageError, OSError):
+                    self.found["image_unreadable"] += 1  # not hashed: only exact matching applies
+        names = sorted(hashes)
+        if not names:
+            return {}
+        original = near_duplicate_images(np.stack([hashes[n] for n in names]),
+                                         self.settings.image_hash_max_bits)
+        return {name: names[o] if o >= 0 else name for name, o in zip(names, original, strict=True)}
+
+    def _semantic(self, ids: list[str], conversations: list) -> None:
+        from annotators.embeddings import TextEmbedder
+
+        options = self.settings
+        remaining = [i for i, sample_id in enumerate(ids) if sample_id not in self.original_of]
+        if len(remaining) < 2:
+            return
+        embedder = TextEmbedder(options.embedding_model, options.embedding_cache,
+                                options.embedding_batch_size)
+        vectors = embedder.embed([conversation_text(conversations[i]) for i in remaining])
+        original = semantic_duplicates(vectors, options.semantic_eps, options.semantic_clusters,
+                                       options.seed)
+        for position, kept in enumerate(original):
+            if kept >= 0:
+                self._mark(ids[remaining[position]], ids[remaining[kept]], "semantic")
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        output = StageOutput()
+        ids = batch.column("sample_id").to_pylist()
+        duplicate_of = pa.array([self.original_of.get(i) for i in ids], pa.string())
+        reasons = pa.array([self.reason_of.get(i, "") for i in ids], pa.string())
+        table = batch.set_column(batch.schema.get_field_index("duplicate_of"), "duplicate_of", duplicate_of)
+        if "duplicate_reason" in table.column_names:
+            table = table.drop_columns(["duplicate_reason"])
+        output.tables["instructions"] = table.append_column("duplicate_reason", reasons)
+        output.counters.update(f"duplicates_{self.reason_of[i]}" for i in ids if i in self.reason_of)
+        return output
+
+
+def _content_key(image_id: str | None, conversations) -> str:
+    text = json.dumps([image_id, conversations], ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,142 @@
+"""ScoreStage: 14 capability scores and the interaction styles of every instruction sample.
+
+Backends: `rules` (weight-free proxy: local text embeddings + quality signals, rule styler) or an
+LMM judge through `transformers` / `openai` / `vllm` (mmSSR prompts; styles from the rule styler
+unless `styler="lmm"`). Rows are rewritten in place (`instructions` is replaced whole).
+
+Rejected with a reason, the batch going on: a conversation with no answer, empty or non-string
+turns, text that is not UTF-8, an image reference that does not resolve (see
+`pipelines/instruction_rows.py`), and the second and later rows of a duplicated sample_id (the
+first one met is kept). A turn longer than `max_turn_chars` is cut for scoring; the cut is
+recorded in the row's `scoring_notes` (extra column; "" when nothing to note) and counted in stats.json (`truncated_turns`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+
+from annotators.scoring.samples import PreparedSample, SampleError, prepare
+from annotators.scoring.styler import rule_styles
+from pipelines.dataset_dir import DatasetDir
+from pipelines.instruction_rows import ImageIndex, duplicated_ids, rows_or_errors
+from pipelines.stage import Stage, StageOutput
+from schemas.contract import CAPABILITY_FIELDS
+from schemas.options.scoring import ScoreOptions
+
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+class ScoreStage(Stage):
+    name = "score"
+    input_config = "instructions"
+    outputs = ("instructions",)
+    primary_output = "instructions"
+    replaces_input = True
+    uses_model = True
+
+    def __init__(self, batch_size: int = 64, resources=None, **options):
+        self.settings = ScoreOptions(**options)
+        super().__init__(batch_size, resources, **self.settings.model_dump())
+        self.scorer = None
+        self.styler = None
+        self.duplicated: set[str] = set()
+        self.seen: set[str] = set()
+        self.images: ImageIndex | None = None
+
+    def setup(self) -> None:
+        if self.dataset_path is not None:
+            dataset = DatasetDir(self.dataset_path)
+            self.duplicated = duplicated_ids(dataset)
+            self.images = ImageIndex(dataset)
+        options = self.settings
+        if options.backend == "rules":
+            from annotators.embeddings import TextEmbedder
+            from annotators.scoring.rules import RuleScorer
+
+            self.scorer = RuleScorer(TextEmbedder(options.embedding_model, options.embedding_cache,
+                                                  options.embedding_batch_size))
+        else:
+            from annotators.backends import make_backend
+            from annotators.scoring.judge import LMMJudge, LMMStyler
+
+            extra = {"trust_remote_code": options.trust_remote_code} if options.backend == "transformers" else {}
+            backend = make_backend(options.backend, model=options.model, base_url=options.base_url,
+                                   max_new_tokens=4, **extra)
+            self.scorer = LMMJudge(backend, use_logprobs=options.use_logprobs)
+            if options.styler == "lmm":
+                self.styler = LMMStyler(backend)
+
+    # ---- per batch -------------------------------------------------------------------------
+    def _accept(self, row, output: StageOutput) -> PreparedSample | None:
+        if isinstance(row, UnicodeDecodeError):
+            output.reject(self.name, "?", "non_utf8_text", str(row))
+            return None
+        sample_id = row.get("sample_id")
+        raw = json.dumps(row.get("conversations"), ensure_ascii=False, default=str)
+        if sample_id in self.duplicated:
+            if sample_id in self.seen:
+                output.reject(self.name, sample_id, "duplicate_id", raw)
+                return None
+            self.seen.add(sample_id)
+        try:
+            sample = prepare(row.get("conversations"), self.settings.max_turn_chars)
+        except SampleError as exc:
+            output.reject(self.name, sample_id, exc.reason, f"{exc} | {raw}")
+            return None
+        if self.images is not None:
+            problem = self.images.problem(row.get("image_id"), sample.mentions_image)
+            if problem:
+                output.reject(self.name, sample_id, "missing_image", problem)
+                return None
+        output.counters["truncated_turns"] += len(sample.notes)
+        return sample
+
+    def _pixels(self, rows: list[dict], output: StageOutput) -> tuple[list[dict], list]:
+        """The LMM judge looks at the image: load the batch's images, reject undecodable ones."""
+        if self.images is None or self.settings.backend == "rules":
+            return rows, [None] * len(rows)
+        found, errors = self.images.pixels([r["image_id"] for r in rows if r["image_id"]],
+                                           MAX_IMAGE_PIXELS)
+        kept, pixels = [], []
+        for row in rows:
+            if row["image_id"] in errors:
+                output.reject(self.name, row["sample_id"], "bad_image", errors[row["image_id"]])
+                continue
+            kept.append(row)
+            pixels.append(found.get(row["image_id"]))
+        return kept, pixels
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        output = StageOutput()
+        accepted: list[dict] = []
+        for row in rows_or_errors(batch):
+            sample = self._accept(row, output)
+            if sample is not None:
+                accepted.append({**row, "_sample": sample})
+        accepted, pixels = self._pixels(accepted, output)
+        if not accepted:
+            return output
+        samples = [row.pop("_sample") for row in accepted]
+        notes = [list(s.notes) for s in samples]
+        if self.settings.backend != "rules":
+            result = self.scorer.score(samples, pixels)
+            scores = result.scores
+            for row_notes, judge_notes in zip(notes, result.notes, strict=True):
+                row_notes.extend(judge_notes)
+            output.counters["scores_from_logprobs"] += result.expected_value
+            output.counters["scores_parsed"] += result.parsed
+            output.counters["scores_null"] += int(np.isnan(scores).sum())
+        else:
+            scores = self.scorer.score(samples)
+        styles = self.styler.styles(samples, pixels) if self.styler else [rule_styles(s) for s in samples]
+        for row, row_scores, row_styles, row_notes in zip(accepted, scores, styles, notes, strict=True):
+            row["capability_scores"] = {
+                field: None if np.isnan(value) else float(value)
+                for field, value in zip(CAPABILITY_FIELDS, row_scores, strict=True)}
+            row["styles"] = row_styles
+            row["scoring_notes"] = "; ".join(row_notes)  # always text, so every shard has one type
+        output.add_rows("instructions", accepted)
+        return output

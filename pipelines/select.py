@@ -1,0 +1,93 @@
+"""SelectStage: choose a budgeted subset of `instructions` (mmssr | random | deita | kmeans).
+
+A global step: `setup` reads the score, style and source columns of the whole config and
+computes the plan (the selected sample_ids); `process` applies it per batch, writing
+`selected`, `selection_method` and `budget` on every row. Rows marked as duplicates
+(`duplicate_of` set by the dedup stage) are not in the pool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from annotators.selection.baselines import deita_select, kmeans_select, random_select
+from annotators.selection.common import bin_codes, resolve_budget, summary_table
+from annotators.selection.mmssr import mmssr_select
+from pipelines.dataset_dir import DatasetDir
+from pipelines.instruction_rows import capability_matrix, conversation_text
+from pipelines.stage import Stage, StageOutput
+from schemas.options.scoring import SelectOptions
+
+
+class SelectStage(Stage):
+    name = "select"
+    input_config = "instructions"
+    outputs = ("instructions",)
+    primary_output = "instructions"
+    replaces_input = True
+
+    def __init__(self, batch_size: int = 4096, resources=None, **options):
+        self.settings = SelectOptions(**options)
+        super().__init__(batch_size, resources, **self.settings.model_dump())
+        self.chosen: set[str] = set()
+        self.summary: pd.DataFrame | None = None
+        self.budget_count = 0
+
+    def setup(self) -> None:
+        dataset = DatasetDir(self.dataset_path)
+        columns = ["sample_id", "capability_scores", "styles", "source", "duplicate_of"]
+        table = dataset.read("instructions", columns)
+        self.plan(table, lambda: dataset.read("instructions", ["conversations"]))
+
+    def plan(self, table: pa.Table, conversations=None) -> None:
+        """Compute the selection from the whole config's columns (conversations read lazily)."""
+        options = self.settings
+        ids = np.asarray(table.column("sample_id").to_pylist(), dtype=object)
+        scores = capability_matrix(table)
+        styles = table.column("styles").to_pylist()
+        sources = table.column("source").to_pylist() if "source" in table.column_names else None
+        eligible = (pc.is_null(table.column("duplicate_of")).to_numpy(zero_copy_only=False)
+                    if "duplicate_of" in table.column_names else np.ones(len(ids), bool))
+        self.budget_count = resolve_budget(options.budget, int(eligible.sum()))
+        if options.method == "mmssr":
+            selected, _ = mmssr_select(scores, bin_codes(styles, sources), self.budget_count,
+                                       eligible=eligible, threshold=options.threshold,
+                                       seed=options.seed)
+        elif options.method == "random":
+            selected = random_select(eligible, self.budget_count, options.seed)
+        else:
+            vectors = self._embed(conversations)
+            if options.method == "deita":
+                selected = deita_select(scores, vectors, eligible, self.budget_count,
+                                        options.deita_tau, options.seed)
+            else:
+                selected = kmeans_select(vectors, eligible, self.budget_count,
+                                         options.kmeans_clusters, options.seed)
+        self.chosen = set(ids[selected].tolist())
+        self.summary = summary_table(scores, styles, eligible, selected, options.threshold)
+
+    def _embed(self, conversations) -> np.ndarray:
+        from annotators.embeddings import TextEmbedder
+
+        options = self.settings
+        embedder = TextEmbedder(options.embedding_model, options.embedding_cache,
+                                options.embedding_batch_size)
+        table = conversations() if callable(conversations) else conversations
+        texts = [conversation_text(c) for c in table.column("conversations").to_pylist()]
+        return embedder.embed(texts)
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        output = StageOutput()
+        ids = batch.column("sample_id").to_pylist()
+        selected = pa.array([sample_id in self.chosen for sample_id in ids], pa.bool_())
+        table = batch.set_column(batch.schema.get_field_index("selected"), "selected", selected)
+        table = table.set_column(table.schema.get_field_index("selection_method"), "selection_method",
+                                 pa.array([self.settings.method] * batch.num_rows, pa.string()))
+        table = table.set_column(table.schema.get_field_index("budget"), "budget",
+                                 pa.array([self.settings.budget] * batch.num_rows, pa.float32()))
+        output.tables["instructions"] = table
+        output.counters["selected"] += int(pc.sum(selected).as_py() or 0)
+        return output
