@@ -1,0 +1,67 @@
+"""Options of the mask-hierarchy sources and of the `mine` stage (CLI and recipe build from these)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SuperpixelOptions(BaseModel):
+    """The weight-free hierarchy: SLIC superpixels merged greedily into one tree."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_segments: int = Field(400, ge=1, description="SLIC superpixels (approximate)")
+    compactness: float = Field(10.0, gt=0)
+    slic_iterations: int = Field(5, ge=1)
+    work_pixels: int = Field(65_536, ge=64, description="superpixels are computed at most at this "
+                             "many pixels and their labels scaled back up")
+    colour_weight: float = Field(1.0, ge=0, description="weight of Lab mean distance")
+    texture_weight: float = Field(0.3, ge=0, description="weight of local-contrast distance")
+    position_weight: float = Field(2.0, ge=0, description="weight of centroid distance "
+                                   "(image side = 1)")
+    size_exponent: float = Field(0.7, ge=0, description="1 = Ward linkage; 0 = plain distance")
+    instances: int = Field(8, ge=1, description="regions left at the instance cut of the merge order")
+    min_instance_fraction: float = Field(0.005, ge=0, le=1)
+    parts_per_level: int = Field(4, ge=2)
+    part_levels: int = Field(3, ge=0)
+    min_part_area: int = Field(64, ge=1)
+
+
+class SamOptions(BaseModel):
+    """SAM automatic mask generation (transformers SamModel + SamProcessor)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, description="local model directory or hub id")
+    device: str = "cpu"
+    points_per_side: int = Field(32, ge=1)
+    points_per_batch: int = Field(64, ge=1)
+    pred_iou_thresh: float = Field(0.88, ge=0, le=1)
+    stability_score_thresh: float = Field(0.95, ge=0, le=1)
+    stability_score_offset: float = Field(1.0, ge=0)
+    mask_threshold: float = 0.0
+    nms_iou: float = Field(0.7, gt=0, le=1)
+    min_region_area: int = Field(100, ge=0)
+    containment: float = Field(0.9, gt=0, le=1, description="child share inside its parent")
+    trust_remote_code: bool = False
+
+
+class MineOptions(BaseModel):
+    """`segcap mine`: hierarchy source, granularity definition and pair sampling."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["superpixel", "gt", "sam"] = "superpixel"
+    granularity: Literal["unsamv2", "graco"] = "unsamv2"
+    points: int = Field(3, ge=1, description="point prompts per instance tree")
+    max_path: int = Field(6, ge=1, description="masks emitted per point (root first)")
+    min_area: int = Field(64, ge=1, description="masks smaller than this are dropped")
+    iou_merge: float = Field(0.9, gt=0, le=1, description="near-identical masks in a tree merge")
+    max_pixels: int = Field(4_194_304, ge=1, description="pixel budget of one image")
+    over_budget: Literal["downscale", "reject"] = "downscale"
+    decode_max_pixels: int = Field(64_000_000, ge=1, description="refused before decoding")
+    seed: int = 0
+    superpixel: SuperpixelOptions = Field(default_factory=SuperpixelOptions)
+    sam: SamOptions = Field(default_factory=SamOptions)
