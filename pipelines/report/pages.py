@@ -101,7 +101,7 @@ def overview(name: str, counts: dict[str, int], missing: dict[str, str], stages:
     stage_table = (f'<table><tr><th>stage</th><th>in</th><th>out</th><th>rejected</th><th>s</th></tr>'
                    f'{stage_rows}</table>') if stage_rows else '<p class="note">no stats.json stages recorded</p>'
     figures = "".join(
-        f'<figure class="plot"><img alt="{escape(p.title)}" src="{p.url}"><figcaption>{escape(p.title)}</figcaption></figure>'
+        f'<figure class="plot{" wide" if p.wide else ""}"><img alt="{escape(p.title)}" src="{p.url}"></figure>'
         if p.url else f'<figure class="plot empty"><figcaption>{escape(p.title)}</figcaption>'
                       f'<p class="note">{escape(p.note or "")}</p></figure>'
         for p in plots)

@@ -27,6 +27,7 @@ class Plot:
     title: str
     url: str | None = None
     note: str | None = None
+    wide: bool = False  # spans the whole row of the plot grid
 
 
 def _svg(figure: Figure) -> str:
@@ -97,7 +98,7 @@ def capability_scores(pool: dict[str, Counter], selected: dict[str, Counter]) ->
         axes.tick_params(labelsize=7)
     figure.axes[0].legend(fontsize=7)
     figure.supylabel("share of samples")
-    return Plot(title, _svg(figure))
+    return Plot(title, _svg(figure), wide=True)
 
 
 def style_mix(pool: Counter, selected: Counter) -> Plot:

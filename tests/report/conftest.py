@@ -185,3 +185,20 @@ def open_report(browser):
     for context, errors in pages:
         context.close()
         assert not errors, f"the report page reported errors: {errors}"
+
+
+@pytest.fixture
+def screenshot():
+    """Save a full-page screenshot under test-artifacts/report/ (kept by CI as an artifact)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def _save(target, name: str) -> Path:
+        """`target`: a Playwright page (saved whole) or a locator (that element only)."""
+        path = ARTIFACTS / f"{name}.png"
+        if hasattr(target, "goto"):
+            target.screenshot(path=str(path), full_page=True)
+        else:
+            target.screenshot(path=str(path))
+        return path
+
+    return _save
