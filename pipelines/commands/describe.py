@@ -1,0 +1,51 @@
+"""`segcap describe`: scene/instance/track descriptions and grounded SegCap captions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("describe")
+    def describe_command(
+        directory: Annotated[Path, typer.Argument(help="dataset directory with `images` (+ `segments`)")],
+        backend: Annotated[str, typer.Option(help="template | transformers | openai | vllm")] = "template",
+        model: Annotated[str | None, typer.Option(help="local folder, hub id, or served model name")] = None,
+        base_url: Annotated[str | None, typer.Option(help="openai backend: e.g. http://localhost:8000/v1")] = None,
+        server: Annotated[str, typer.Option(help="openai backend: generic | vllm")] = "generic",
+        device: Annotated[str, typer.Option(help="transformers backend: cpu | cuda | cuda:N")] = "cpu",
+        max_new_tokens: Annotated[int, typer.Option(help="tokens per answer")] = 256,
+        temperature: Annotated[float, typer.Option(help="0 = greedy")] = 0.0,
+        max_retries: Annotated[int, typer.Option(help="re-asks of an unusable answer")] = 2,
+        on_failure: Annotated[str, typer.Option(help="fallback (template) | reject")] = "fallback",
+        tasks: Annotated[str | None, typer.Option(
+            help="comma list of root,subtree,panoptic,referring,region_caption")] = None,
+        cache: Annotated[str | None, typer.Option(help="SQLite cache file (default DIR/.cache/describe.sqlite)")] = None,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the cache")] = False,
+        trust_remote_code: Annotated[bool, typer.Option(help="allow model code from the checkpoint")] = False,
+        batch_size: Annotated[int, typer.Option(help="images per batch")] = 16,
+    ) -> None:
+        """Describe scenes, instances and tracks, and write grounded root/subtree captions."""
+        from pipelines.commands.common import existing_dataset, fail, print_summary
+        from pipelines.commands.scoring_common import build_options
+        from pipelines.describe import DescribeStage
+        from pipelines.runner import run_stage
+        from schemas.options.language import DescribeOptions
+
+        options = build_options(
+            DescribeOptions, backend=backend, model=model, base_url=base_url, server=server,
+            device=device, max_new_tokens=max_new_tokens, temperature=temperature,
+            max_retries=max_retries, on_failure=on_failure,
+            tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
+            cache_path=cache, use_cache=not no_cache, trust_remote_code=trust_remote_code,
+            model_batch_size=batch_size)
+        dataset = existing_dataset(directory, needs=("images",))
+        stage = DescribeStage(batch_size=batch_size, **options.model_dump())
+        try:
+            stats = run_stage(stage, dataset)
+        except (OSError, ValueError, ImportError) as exc:
+            fail(f"describe on {directory} with the {backend} backend: {exc}")
+        print_summary(stats)

@@ -1,0 +1,151 @@
+"""The describe stage: scene/instance/track descriptions and grounded SegCap captions.
+
+Input: `images` batches. Still images are described in the batch they arrive in. A video is
+described once, when its first frame arrives (the plan made in `setup` names that frame), by a
+video-level pass that reads the frames and boxes it needs from the dataset directory. So the
+result does not depend on how frames fall into batches, and `process` stays pure per batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from annotators.backends import make_backend
+from annotators.backends.cache import CachedBackend, GenerationCache
+from annotators.describe.describer import ImageDescriber, ImageItem
+from annotators.describe.video import VideoDescriber, plan_video
+from annotators.images import ImageError, decode_image, read_image_bytes, resolve_inside
+from pipelines.stage import Stage, StageOutput
+from schemas.options.language import DescribeOptions
+
+SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "bbox", "area",
+                   "category", "track_id"]
+
+
+class DescribeStage(Stage):
+    name = "describe"
+    input_config = "images"
+    outputs = ("descriptions", "segcap")
+    primary_output = "descriptions"
+    uses_model = True
+
+    def __init__(self, batch_size: int = 16, resources=None, **options):
+        super().__init__(batch_size, resources, **options)
+        self.settings = DescribeOptions(**options)
+
+    def setup(self) -> None:
+        s = self.settings
+        backend = make_backend(s.backend, model=s.model, base_url=s.base_url, **s.backend_options())
+        if s.use_cache and s.backend != "template":  # template answers cost nothing to redo
+            path = s.cache_path or str(Path(self.dataset_path or ".") / ".cache" / "describe.sqlite")
+            backend = CachedBackend(backend, GenerationCache(path))
+        self.backend = backend
+        fallback = s.on_failure == "fallback"
+        self.images = ImageDescriber(backend, max_retries=s.max_retries, fallback=fallback,
+                                     max_instances=s.max_instances, max_subtrees=s.max_subtrees,
+                                     tasks=tuple(s.tasks))
+        self.videos = VideoDescriber(backend, max_retries=s.max_retries, fallback=fallback)
+        self._plan_videos()
+
+    def _plan_videos(self) -> None:
+        """Which frame opens each video, and every video's frame list (small columns only)."""
+        self.video_frames: dict[str, list[tuple[str, int]]] = {}
+        self.video_anchor: dict[str, str] = {}
+        frames = self._read("images", ["image_id", "video_id", "frame_index"],
+                            pc.field("video_id").is_valid())
+        for row in frames.to_pylist():
+            self.video_frames.setdefault(row["video_id"], []).append(
+                (row["image_id"], row["frame_index"] if row["frame_index"] is not None else 0))
+        for video_id, members in self.video_frames.items():
+            self.video_anchor[video_id] = min(members, key=lambda f: (f[1], f[0]))[0]
+
+    # ---- reading from the dataset directory ---------------------------------------------
+    def _read(self, config: str, columns: list[str], filter_expression) -> pa.Table:
+        directory = Path(self.dataset_path or ".") / config
+        if not any(directory.glob("*.parquet")):
+            return pa.table({c: [] for c in columns})
+        dataset = ds.dataset(sorted(directory.glob("*.parquet")), format="parquet")
+        present = [c for c in columns if c in dataset.schema.names]
+        return dataset.to_table(columns=present, filter=filter_expression)
+
+    def _segments(self, image_ids: list[str]) -> dict[str, list[dict]]:
+        table = self._read("segments", SEGMENT_COLUMNS, pc.field("image_id").isin(image_ids))
+        grouped: dict[str, list[dict]] = {}
+        for row in table.to_pylist():
+            grouped.setdefault(row["image_id"], []).append(row)
+        return grouped
+
+    def _pixels(self, row: dict) -> np.ndarray:
+        image = row["image"] or {}
+        data = image.get("bytes")
+        if data is None:
+            path = image.get("path") or row.get("file_name") or ""
+            resolved = Path(path) if Path(path).is_absolute() else resolve_inside(self.dataset_path or ".", path)
+            data = read_image_bytes(resolved)
+        return decode_image(data).pixels
+
+    # ---- one batch --------------------------------------------------------------------
+    def process(self, batch: pa.Table) -> StageOutput:
+        output = StageOutput()
+        rows = batch.to_pylist()
+        stills = [r for r in rows if r.get("video_id") is None]
+        anchors = [r for r in rows if r.get("video_id") is not None
+                   and self.video_anchor.get(r["video_id"]) == r["image_id"]]
+        if stills:
+            self._describe_stills(stills, output)
+        if anchors:
+            self._describe_videos([r["video_id"] for r in anchors], output)
+        hits = getattr(self.backend, "hits", None)
+        if hits is not None:
+            output.counters["cache_hits"] = self.backend.hits
+            output.counters["cache_misses"] = self.backend.misses
+            self.backend.hits = self.backend.misses = 0
+        return output
+
+    def _describe_stills(self, rows: list[dict], output: StageOutput) -> None:
+        segments = self._segments([r["image_id"] for r in rows])
+        items = []
+        for row in rows:
+            try:
+                pixels = self._pixels(row)
+            except ImageError as exc:
+                output.reject(self.name, row["image_id"], exc.reason, str(exc))
+                continue
+            items.append(ImageItem(row["image_id"], pixels, segments.get(row["image_id"], []),
+                                   row.get("source") or ""))
+        self._collect(self.images.describe(items), output)
+
+    def _describe_videos(self, video_ids: list[str], output: StageOutput) -> None:
+        plans, frames = [], {}
+        for video_id in video_ids:
+            members = self.video_frames[video_id]
+            index = dict(members)
+            segments = [dict(s, frame_index=index[s["image_id"]])
+                        for group in self._segments(list(index)).values() for s in group]
+            sizes = self._read("images", ["image_id", "width", "height"],
+                               pc.field("image_id").isin(list(index))).to_pylist()
+            width, height = (sizes[0]["width"], sizes[0]["height"]) if sizes else (0, 0)
+            plan = plan_video(video_id, width, height, members, segments,
+                              self.settings.track_samples)
+            # only the planned frames are read and decoded, never the whole video
+            wanted = self._read("images", ["image_id", "image", "file_name"],
+                                pc.field("image_id").isin(sorted(plan.needed_images())))
+            try:
+                for row in wanted.to_pylist():
+                    frames[row["image_id"]] = self._pixels(row)
+            except ImageError as exc:
+                output.reject(self.name, f"video:{video_id}", exc.reason, str(exc))
+                continue
+            plans.append(plan)
+        self._collect(self.videos.describe(plans, frames), output)
+
+    def _collect(self, result, output: StageOutput) -> None:
+        output.add_rows("descriptions", result.descriptions)
+        output.add_rows("segcap", result.segcap)
+        for ref, reason, raw in result.rejects:
+            output.reject(self.name, ref, reason, raw)
