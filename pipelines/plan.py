@@ -88,7 +88,7 @@ def _ingest_step(spec: InputSpec, step_id: str, dataset: DatasetDir) -> Step:
                    "files": source_fingerprint(spec.source, spec.images, spec.panoptic_masks)})
 
     def build() -> IngestStage:
-        stage = IngestStage(batch_size=spec.batch_size, **options)
+        stage = IngestStage(**options)
         stage.options["created_at"] = _pinned_created_at(dataset, step_id)
         return stage
 

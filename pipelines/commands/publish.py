@@ -1,0 +1,42 @@
+"""`segcap publish DIR --repo-id ORG/NAME [--private] [--dry-run]` (a Prefect flow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("publish")
+    def publish_command(
+        path: Annotated[Path, typer.Argument(help="dataset directory (an export)")],
+        repo_id: Annotated[str, typer.Option(help="Hub dataset repo, ORG/NAME")],
+        private: Annotated[bool, typer.Option(help="create the repo private")] = False,
+        dry_run: Annotated[bool, typer.Option(help="validate and list files; upload nothing")] = False,
+    ) -> None:
+        """Validate DIR, then upload it to the Hugging Face Hub (token: HF_TOKEN or login cache)."""
+        from pipelines.commands.common import console, fail
+        from pipelines.commands.run import quiet_prefect_defaults
+        from pipelines.publish import PublishError, check_publishable, hub_token
+
+        if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+            fail(f"--repo-id {repo_id!r} must be ORG/NAME")
+        try:
+            check_publishable(path)  # fail fast, before Prefect starts
+            if not dry_run:
+                hub_token()
+        except PublishError as error:
+            fail(str(error))
+        quiet_prefect_defaults()
+        from flows.publish import publish
+
+        result = publish(str(path), repo_id, private, dry_run)
+        total = sum(f["size"] for f in result["files"])
+        if dry_run:
+            for f in result["files"]:
+                console.print(f"{f['size']:>12,d}  {f['path']}")
+        console.print(f"publish: {len(result['files'])} files, {total:,d} bytes "
+                      + (f"uploaded to {result['url']}" if result["uploaded"]
+                         else f"would go to datasets/{repo_id} (dry run)"))
