@@ -12,6 +12,7 @@ it into one reject and goes on. A bad annotation inside a good item is rejected 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -179,12 +180,31 @@ class IngestStage(Stage):
         self.ingest_options = IngestOptions(
             batch_size=batch_size, **{k: v for k, v in options.items() if k != "created_at"})
         self.reader = reader_for(self.ingest_options.format)
+        # Shards, stats and rejects are keyed by stage name: one name per (format, source) lets
+        # several sources be ingested into one directory, and re-ingesting one replace itself.
+        self.name = "ingest." + re.sub(
+            r"[^A-Za-z0-9]+", "_", f"{self.ingest_options.format}.{self.ingest_options.name()}")
         self.primary_output = self.reader.PRIMARY
         self.context: ReadContext | None = None
 
     def setup(self) -> None:
         created_at = self.options.get("created_at") or datetime.now(UTC).isoformat(timespec="seconds")
         self.context = ReadContext(self.ingest_options, created_at)
+        self.context.seen_images.update(self._existing_image_ids())
+
+    def _existing_image_ids(self) -> set[str]:
+        """Images other ingests already wrote to this directory are not written twice."""
+        if self.dataset_path is None:
+            return set()
+        import pyarrow.parquet as pq
+
+        from pipelines.dataset_dir import DatasetDir
+
+        ids: set[str] = set()
+        for path in DatasetDir(self.dataset_path).shard_paths("images"):
+            if not path.name.startswith(f"{self.name}-"):  # our own shards are being replaced
+                ids.update(pq.read_table(path, columns=["image_id"]).column(0).to_pylist())
+        return ids
 
     def process(self, batch: pa.Table) -> StageOutput:
         output = StageOutput()

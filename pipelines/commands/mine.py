@@ -1,0 +1,56 @@
+"""`segcap mine DIR`: mask hierarchies and mask-granularity pairs for every image of DIR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def mine(
+        directory: Path = typer.Argument(..., help="dataset directory with an `images` config"),
+        source: str = typer.Option("superpixel", help="superpixel | gt | sam"),
+        granularity: str = typer.Option("unsamv2", help="unsamv2 | graco"),
+        points: int = typer.Option(3, help="point prompts per instance tree"),
+        model: str = typer.Option(None, help="SAM model directory or hub id (source sam)"),
+        seed: int = typer.Option(0, help="seed of the point sampling"),
+        min_area: int = typer.Option(64, help="masks smaller than this many pixels are dropped"),
+        max_pixels: int = typer.Option(4_194_304, help="mining pixel budget of one image"),
+        over_budget: str = typer.Option("downscale", help="downscale | reject"),
+        batch_size: int = typer.Option(8, help="images per batch"),
+    ) -> None:
+        """Mine nested masks (superpixel without weights, SAM, or gt segments) and write
+        `segments` and `granularity_pairs` into DIR."""
+        from pydantic import ValidationError
+
+        from pipelines.commands.common import existing_dataset, fail, print_summary
+        from pipelines.mine import MineStage
+        from pipelines.runner import run_stage
+
+        dataset = existing_dataset(directory, needs=("images",))
+        if source == "gt" and not dataset.has("segments"):
+            fail(f"{directory} has no `segments` config: --source gt needs segments from "
+                 "`segcap ingest` (or use --source superpixel)")
+        if source == "sam" and not model:
+            fail("--source sam needs --model (a local SAM directory or a hub id)")
+        options = {"source": source, "granularity": granularity, "points": points, "seed": seed,
+                   "min_area": min_area, "max_pixels": max_pixels, "over_budget": over_budget}
+        if model:
+            options["sam"] = {"model": model}
+        try:
+            stage = MineStage(batch_size=batch_size, **options)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            fail(f"bad mine options: {problems}")
+        try:
+            stats = run_stage(stage, dataset)
+        except OSError as exc:
+            if source != "sam":
+                raise
+            fail(f"cannot load the SAM model {model!r}: {exc}")
+        print_summary(stats)
+        counters = stats.counters
+        if counters:
+            typer.echo("dropped/adjusted: " + ", ".join(f"{k} {v}" for k, v in sorted(counters.items())))
