@@ -25,7 +25,13 @@ from skimage.segmentation import slic
 from skimage.transform import resize
 
 from annotators.masks.evaluation import hierarchical_recall
-from annotators.masks.superpixel import SuperpixelSource, leaf_ranges, merge_tree, range_rle, rank_runs
+from annotators.masks.superpixel import (
+    SuperpixelSource,
+    leaf_ranges,
+    merge_tree,
+    range_rle,
+    rank_runs,
+)
 from annotators.synthetic import generate_scene
 from schemas.masks import encode_array, encode_stack
 from schemas.options.masks import SuperpixelOptions

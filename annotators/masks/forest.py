@@ -7,6 +7,7 @@ parent's index is always smaller than its children's.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ class MaskForest:
     height: int
     width: int
     nodes: list[MaskNode] = field(default_factory=list)
+    drops: Counter = field(default_factory=Counter)  # candidates a source filtered out, by reason
 
     def add(self, rle: dict, parent: int | None, source: str, *, score: float | None = None,
             category: str | None = None, track_id: int | None = None,

@@ -21,7 +21,7 @@ def unsamv2(areas: Sequence[int]) -> list[float]:
     if len(roots) == 1 or high == low:
         return [HIGH] * len(roots)
     values = LOW + (HIGH - LOW) * (roots - low) / (high - low)
-    return np.clip(values, LOW, HIGH).tolist()
+    return np.clip(np.round(values, 6), LOW, HIGH).tolist()  # 1 - 1e-16 must read as 1.0
 
 
 def graco(areas: Sequence[int]) -> list[float]:

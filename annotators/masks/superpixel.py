@@ -22,6 +22,7 @@ from annotators.masks.forest import MaskForest
 from schemas.masks import from_rle
 from schemas.options.masks import SuperpixelOptions
 
+
 @dataclass
 class MergeTree:
     labels: np.ndarray  # (H, W) leaf id per pixel, full resolution
@@ -181,7 +182,8 @@ def select_nodes(tree: MergeTree, options: SuperpixelOptions) -> list[tuple[int,
     """(tree node, index of its kept parent) pairs, parent-first: instances at the cut of the
     merge order with `instances` regions left, then parts level by level."""
     total = int(tree.area[tree.roots()].sum())
-    cut = tree.n_nodes - (options.instances - len(tree.roots()))
+    # Nodes below `cut` that are absorbed at or after it are the regions left at that point.
+    cut = max(tree.n_nodes - (options.instances - len(tree.roots())), tree.n_leaves)
     instances = [i for i in range(min(cut, tree.n_nodes))
                  if tree.parent[i] < 0 or tree.parent[i] >= cut]
     floor = max(options.min_part_area, options.min_instance_fraction * total)

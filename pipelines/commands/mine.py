@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -10,16 +11,16 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def mine(
-        directory: Path = typer.Argument(..., help="dataset directory with an `images` config"),
-        source: str = typer.Option("superpixel", help="superpixel | gt | sam"),
-        granularity: str = typer.Option("unsamv2", help="unsamv2 | graco"),
-        points: int = typer.Option(3, help="point prompts per instance tree"),
-        model: str = typer.Option(None, help="SAM model directory or hub id (source sam)"),
-        seed: int = typer.Option(0, help="seed of the point sampling"),
-        min_area: int = typer.Option(64, help="masks smaller than this many pixels are dropped"),
-        max_pixels: int = typer.Option(4_194_304, help="mining pixel budget of one image"),
-        over_budget: str = typer.Option("downscale", help="downscale | reject"),
-        batch_size: int = typer.Option(8, help="images per batch"),
+        directory: Annotated[Path, typer.Argument(help="dataset directory with an `images` config")],
+        source: Annotated[str, typer.Option(help="superpixel | gt | sam")] = "superpixel",
+        granularity: Annotated[str, typer.Option(help="unsamv2 | graco")] = "unsamv2",
+        points: Annotated[int, typer.Option(help="point prompts per instance tree")] = 3,
+        model: Annotated[str | None, typer.Option(help="SAM model directory or hub id (source sam)")] = None,
+        seed: Annotated[int, typer.Option(help="seed of the point sampling")] = 0,
+        min_area: Annotated[int, typer.Option(help="masks smaller than this many pixels are dropped")] = 64,
+        max_pixels: Annotated[int, typer.Option(help="mining pixel budget of one image")] = 4_194_304,
+        over_budget: Annotated[str, typer.Option(help="downscale | reject")] = "downscale",
+        batch_size: Annotated[int, typer.Option(help="images per batch")] = 8,
     ) -> None:
         """Mine nested masks (superpixel without weights, SAM, or gt segments) and write
         `segments` and `granularity_pairs` into DIR."""

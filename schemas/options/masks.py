@@ -30,7 +30,8 @@ class SuperpixelOptions(BaseModel):
 
 
 class SamOptions(BaseModel):
-    """SAM automatic mask generation (transformers SamModel + SamProcessor)."""
+    """SAM automatic mask generation (transformers SamModel + SamProcessor; these classes are
+    built into transformers, so no remote code is ever run)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,7 +46,6 @@ class SamOptions(BaseModel):
     nms_iou: float = Field(0.7, gt=0, le=1)
     min_region_area: int = Field(100, ge=0)
     containment: float = Field(0.9, gt=0, le=1, description="child share inside its parent")
-    trust_remote_code: bool = False
 
 
 class MineOptions(BaseModel):
