@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from schemas.options.ingest import IngestOptions
+from schemas.options.language import DescribeOptions
 from schemas.options.masks import MineOptions
 from schemas.options.scoring import DedupOptions, ScoreOptions, SelectOptions
 
@@ -60,6 +61,11 @@ class MineStep(StepBase):
     options: MineOptions = Field(default_factory=MineOptions)
 
 
+class DescribeStep(StepBase):
+    stage: Literal["describe"]
+    options: DescribeOptions = Field(default_factory=DescribeOptions)
+
+
 class ScoreStep(StepBase):
     stage: Literal["score"]
     options: ScoreOptions = Field(default_factory=ScoreOptions)
@@ -75,7 +81,7 @@ class DedupStep(StepBase):
     options: DedupOptions = Field(default_factory=DedupOptions)
 
 
-StepSpec = Annotated[MineStep | ScoreStep | SelectStep | DedupStep, Field(discriminator="stage")]
+StepSpec = Annotated[MineStep | DescribeStep | ScoreStep | SelectStep | DedupStep, Field(discriminator="stage")]
 
 
 class Backend(Strict):
