@@ -43,9 +43,10 @@ class SegCapTorchDataset(_TorchDataset):
                 raise FileNotFoundError(f"{export_dir} has no `{config}` config")
         samples = self.dataset.read("segcap")
         if tasks:
+            import pyarrow as pa
             import pyarrow.compute as pc
 
-            samples = samples.filter(pc.is_in(samples.column("task"), value_set=pc.array(list(tasks))))
+            samples = samples.filter(pc.is_in(samples.column("task"), value_set=pa.array(list(tasks))))
         self.samples = samples
         self.image_format, self.transform = image_format, transform
         self._locations = self._index_images()
