@@ -68,7 +68,7 @@ def write_mot_sequence(root, name: str, frames: int = 6, size=(64, 96), camera_s
     (sequence / "seqinfo.ini").write_text(
         f"[Sequence]\nname={name}\nimDir=img1\nframeRate=10\nseqLength={frames}\n"
         f"imWidth={width}\nimHeight={height}\nimExt=.png\n")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(sum(map(ord, name)))  # distinct videos never share a frame
     background = rng.integers(60, 200, size=(height, width * 2, 3), dtype=np.uint8)
     lines = []
     for frame in range(1, frames + 1):
