@@ -1,0 +1,1 @@
+"""Capability scorers (rule proxy, LMM judge) and interaction stylers for instruction data."""

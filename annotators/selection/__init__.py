@@ -1,0 +1,1 @@
+"""Selection (mmSSR, random, DEITA, k-means) and duplicate finding, on numpy arrays."""
