@@ -184,7 +184,7 @@ def card_html(card: Card) -> str:
     colours = [layer.colour for layer in card.layers]
     visual, data = "", None
     if card.thumb is not None:
-        legend = "".join(f'<span class="swatch-label" data-layer="{i}"><span class="swatch" data-layer="{i}" '
+        legend = "".join(f'<span class="swatch-label" data-layer="{i}"><span class="swatch" '
                          f'style="--c:{layer.colour}"></span>{escape(layer.label)}</span>'
                          for i, layer in enumerate(card.layers))
         points = "".join(f'<button type="button" class="point-btn" data-point="{i}">'

@@ -102,6 +102,9 @@ def test_report_clicking_a_phrase_highlights_its_mask(open_report, paged_report,
     phrase.click()  # a second click releases it
     page.mouse.move(0, 0)
     assert card.get_attribute("data-highlight") == ""
+    card.locator(f".legend [data-layer='{layer}'] .swatch").click()  # the legend does the same
+    page.mouse.move(0, 0)
+    assert card.get_attribute("data-highlight") == layer
 
 
 def test_report_granularity_slider_changes_the_mask(open_report, paged_report, screenshot):
