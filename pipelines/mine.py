@@ -76,7 +76,7 @@ class MineStage(Stage):
     def _forest(self, row: dict, segment_rows: list[dict], counters: Counter) -> MaskForest:
         if self.mine.source == "gt":
             if not segment_rows:
-                counters["images_without_gt_segments"] += 1
+                raise HierarchyError("no_gt_segments", "the image has no gt rows in `segments`")
             return from_segment_rows(segment_rows, row["height"], row["width"])
         data = (row.get("image") or {}).get("bytes")
         if data is None:

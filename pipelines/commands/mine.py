@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
         from pipelines.runner import run_stage
 
         dataset = existing_dataset(directory, needs=("images",))
-        if source == "gt" and not dataset.has("segments"):
-            fail(f"{directory} has no `segments` config: --source gt needs segments from "
+        if source == "gt" and not _has_gt_segments(dataset):
+            fail(f"{directory} has no gt rows in `segments`: --source gt needs segments from "
                  "`segcap ingest` (or use --source superpixel)")
         if source == "sam" and not model:
             fail("--source sam needs --model (a local SAM directory or a hub id)")
@@ -55,3 +55,12 @@ def register(app: typer.Typer) -> None:
         counters = stats.counters
         if counters:
             typer.echo("dropped/adjusted: " + ", ".join(f"{k} {v}" for k, v in sorted(counters.items())))
+
+
+def _has_gt_segments(dataset) -> bool:
+    import pyarrow.compute as pc
+
+    if not dataset.has("segments"):
+        return False
+    sources = dataset.read("segments", columns=["mask_source"]).column("mask_source")
+    return bool(pc.any(pc.equal(sources, "gt")).as_py())

@@ -1,0 +1,116 @@
+"""The sam source end to end with a tiny random-weight SAM saved and loaded like a user's model."""
+
+import pytest
+from pycocotools import mask as coco_mask
+
+from annotators.masks.evaluation import nesting_violations
+from annotators.masks.sam import SamSource, grid_points
+from annotators.synthetic import generate_scene
+from schemas.options.masks import SamOptions
+
+
+@pytest.fixture(scope="module")
+def tiny_sam(tmp_path_factory):
+    import torch
+    from transformers import (
+        SamConfig,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
+    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+
+    config = SamConfig(
+        vision_config=SamVisionConfig(
+            hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
+            image_size=128, patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64,
+            num_pos_feats=16, initializer_range=0.02),
+        prompt_encoder_config=SamPromptEncoderConfig(hidden_size=32, image_size=128, patch_size=16,
+                                                     mask_input_channels=4),
+        mask_decoder_config=SamMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=2,
+                                                 num_attention_heads=2, iou_head_hidden_dim=32),
+    )
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("tiny-sam")
+    SamModel(config).save_pretrained(directory)
+    processor = SamImageProcessorPil(size={"longest_edge": 128}, pad_size={"height": 128, "width": 128})
+    SamProcessor(image_processor=processor).save_pretrained(directory)
+    return str(directory)
+
+
+def permissive(model: str, **overrides) -> SamOptions:
+    """Random weights give junk masks with low scores: thresholds open so every step runs."""
+    values = {"model": model, "points_per_side": 4, "points_per_batch": 8, "pred_iou_thresh": 0.0,
+              "stability_score_thresh": 0.0, "stability_score_offset": 0.05, "min_region_area": 10,
+              "nms_iou": 0.95}
+    values.update(overrides)
+    return SamOptions(**values)
+
+
+def test_grid_points_cover_the_image():
+    points = grid_points(100, 200, 4)
+    assert points.shape == (16, 2)
+    assert points[:, 0].min() == 25 and points[:, 0].max() == 175
+    assert points[:, 1].min() == 12.5 and points[:, 1].max() == 87.5
+
+
+def test_sam_forest_is_nested_and_decodable(tiny_sam):
+    pixels = generate_scene(2, size=(72, 96)).pixels
+    forest = SamSource(permissive(tiny_sam)).build(pixels)
+    assert forest.nodes, "the permissive tiny model must produce masks"
+    assert nesting_violations(forest, threshold=0.9) == []
+    for node in forest.nodes:
+        mask = coco_mask.decode(node.rle)
+        assert mask.shape == (72, 96)
+        assert int(mask.sum()) == node.area >= 10
+        assert node.source == "sam" and node.score is not None
+    # 16 points x 3 masks: whatever is not in the forest was counted by the filter that took it
+    assert len(forest.nodes) + sum(forest.drops.values()) == 48
+
+
+def test_sam_filters_apply(tiny_sam):
+    pixels = generate_scene(2, size=(72, 96)).pixels
+    strict = SamSource(permissive(tiny_sam, pred_iou_thresh=1.0)).build(pixels)
+    assert strict.nodes == [] and strict.drops["sam_pred_iou"] == 48
+    small = SamSource(permissive(tiny_sam, min_region_area=72 * 96 + 1)).build(pixels)
+    assert small.nodes == [] and small.drops["sam_min_area"] > 0
+    stable = SamSource(permissive(tiny_sam, stability_score_thresh=1.0,
+                                  stability_score_offset=50.0)).build(pixels)
+    assert stable.drops["sam_stability"] > 0
+    loose = SamSource(permissive(tiny_sam, nms_iou=0.3)).build(pixels)
+    assert loose.drops["sam_nms"] > 0
+
+
+def test_sam_needs_a_model():
+    with pytest.raises(ValueError, match="needs a model"):
+        SamSource(SamOptions())
+
+
+def test_mine_stage_with_sam_writes_segments_and_pairs(tiny_sam, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from annotators.images import image_row
+    from pipelines.dataset_dir import DatasetDir
+    from pipelines.mine import MineStage
+    from pipelines.runner import run_stage
+    from schemas.contract import table_from_rows
+
+    dataset = DatasetDir(tmp_path / "ds")
+    buffer = io.BytesIO()
+    Image.fromarray(generate_scene(2, size=(72, 96)).pixels).save(buffer, format="PNG")
+    writer = dataset.shard_writer("images", "test")
+    writer.write(table_from_rows("images", [image_row(buffer.getvalue(), "scene.png", "test")]))
+    writer.close()
+    stage = MineStage(source="sam", points=2, min_area=10,
+                      sam=permissive(tiny_sam).model_dump())
+    stats = run_stage(stage, dataset, progress=False)
+    segments = dataset.read("segments").to_pylist()
+    pairs = dataset.read("granularity_pairs").to_pylist()
+    assert stats.rows_out == len(pairs) > 0
+    assert {s["mask_source"] for s in segments} == {"sam"}
+    assert {p["segment_id"] for p in pairs} <= {s["segment_id"] for s in segments}
+    assert any(k.startswith("dropped_sam_") for k in dataset.stats()["stages"]["mine"]["counters"])
