@@ -46,7 +46,7 @@ class OpenAIBackend(Backend):
             return list(pool.map(self._one, requests))
 
     def _one(self, request: Request) -> Generation:
-        from openai import OpenAIError
+        from openai import BadRequestError, OpenAIError
 
         kwargs = {"model": self.model, "messages": openai_messages(request),
                   "max_tokens": self.max_new_tokens, "temperature": self.temperature,
@@ -61,7 +61,15 @@ class OpenAIBackend(Backend):
         if request.want_first_token_logprobs or request.choices:
             kwargs.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         try:
-            response = self.client.chat.completions.create(**kwargs)
+            try:
+                response = self.client.chat.completions.create(**kwargs)
+            except BadRequestError:
+                if "response_format" not in kwargs and "extra_body" not in kwargs:
+                    raise
+                # a server without structured outputs: ask again with the schema in the prompt only
+                kwargs.pop("response_format", None)
+                kwargs.pop("extra_body", None)
+                response = self.client.chat.completions.create(**kwargs)
         except OpenAIError as exc:
             return Generation(error=f"{type(exc).__name__}: {exc}")
         if not response.choices:
