@@ -122,3 +122,12 @@ def test_vllm_backend_builds_structured_outputs():
     backend.temperature, backend.top_p, backend.max_new_tokens, backend.seed = 0.0, 1.0, 8, 0
     params = backend.sampling_params(Request(messages=[], choices=SCORES))
     assert params.structured_outputs.choice == SCORES and params.logprobs
+
+
+def test_sampled_decoding_is_reproducible_by_seed(tiny_model_dir):
+    batch = requests_for(images(3))
+    runs = [make_backend("transformers", model=str(tiny_model_dir), max_new_tokens=8,
+                         temperature=1.5, seed=seed).generate(batch) for seed in (1, 1, 2)]
+    texts = [[g.text for g in run] for run in runs]
+    assert texts[0] == texts[1]
+    assert texts[0] != texts[2]
