@@ -119,3 +119,21 @@ def test_transformers_without_model_is_a_clear_error(synthetic_dataset):
     dataset, _ = synthetic_dataset(seeds=(0,))
     result = invoke("describe", dataset.path, "--backend", "transformers")
     assert result.exit_code == 2 and "--model" in result.text
+
+
+def test_undecodable_image_is_rejected_and_the_run_goes_on(synthetic_dataset):
+    from schemas.contract import table_from_rows
+
+    dataset, scenes = synthetic_dataset(seeds=(0,))
+    broken = {"image_id": "broken00000000", "image": {"bytes": b"not an image", "path": "x.png"},
+              "file_name": "x.png", "width": 8, "height": 8, "sha256": "0" * 64, "source": "t",
+              "video_id": None, "frame_index": None}
+    writer = dataset.shard_writer("images", "broken")
+    writer.write(table_from_rows("images", [broken]))
+    writer.close()
+    result = invoke("describe", dataset.path)
+    assert result.exit_code == 0, result.output
+    rejects = dataset.read("rejects").to_pylist()
+    assert [(r["input_ref"], r["reason"]) for r in rejects] == [("broken00000000", "unreadable_image")]
+    scene_ids = {d["image_id"] for d in dataset.read("descriptions").to_pylist() if d["scope"] == "scene"}
+    assert scene_ids == set(scenes)
