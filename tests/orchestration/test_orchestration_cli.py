@@ -69,13 +69,12 @@ def test_orchestration_every_bundled_recipe_parses(tmp_path):
 
 
 def _finished_dataset(tmp_path: Path) -> Path:
+    from pipelines.dataset_dir import DatasetDir
+    from pipelines.demo_data import write_photos
     from pipelines.execute import execute_step
     from pipelines.ingest import IngestStage, item_batches
     from pipelines.ingest.registry import reader_for
     from schemas.options.ingest import IngestOptions
-
-    from pipelines.dataset_dir import DatasetDir
-    from pipelines.demo_data import write_photos
 
     write_photos(tmp_path / "photos")
     options = IngestOptions(format="images", source=tmp_path / "photos")
