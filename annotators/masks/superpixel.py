@@ -86,11 +86,18 @@ def adjacency(labels: np.ndarray) -> np.ndarray:
 
 
 class _Features:
-    """Mean features and merge costs from the sums; merged regions just add their sums."""
+    """Mean features and merge costs from the sums; merged regions just add their sums.
+    Each region's feature vector is computed once, when the region is created."""
 
-    def __init__(self, sums: np.ndarray, options: SuperpixelOptions):
+    def __init__(self, sums: np.ndarray, n_leaves: int, options: SuperpixelOptions):
         self.sums = sums
         self.options = options
+        self.cache = np.zeros((len(sums), 7))
+        self.cache[:n_leaves] = self.vectors(np.arange(n_leaves))
+
+    def merged(self, new: int, a: int, b: int) -> None:
+        self.sums[new] = self.sums[a] + self.sums[b]
+        self.cache[new] = self.vectors(np.array([new]))[0]
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         s = self.sums[ids]
@@ -106,7 +113,7 @@ class _Features:
         ])
 
     def costs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        distance = np.sum((self.vectors(a) - self.vectors(b)) ** 2, axis=1)
+        distance = np.sum((self.cache[a] - self.cache[b]) ** 2, axis=1)
         na, nb = self.sums[a, 0], self.sums[b, 0]
         return distance * (na * nb / (na + nb)) ** self.options.size_exponent
 
@@ -123,7 +130,7 @@ def merge_tree(pixels: np.ndarray, options: SuperpixelOptions) -> MergeTree:
     area[:n] = np.bincount(labels.ravel(), minlength=n)
     parent = np.full(2 * n - 1, -1, dtype=np.int64)
     children = np.full((2 * n - 1, 2), -1, dtype=np.int64)
-    features = _Features(sums, options)
+    features = _Features(sums, n, options)
     neighbours: list[set[int]] = [set() for _ in range(2 * n - 1)]
     for a, b in edges.tolist():
         neighbours[a].add(b)
@@ -142,7 +149,7 @@ def merge_tree(pixels: np.ndarray, options: SuperpixelOptions) -> MergeTree:
         alive[new] = True
         parent[a] = parent[b] = new
         children[new] = (a, b)
-        sums[new] = sums[a] + sums[b]
+        features.merged(new, a, b)
         area[new] = area[a] + area[b]
         around = (neighbours[a] | neighbours[b]) - {a, b}
         for c in around:
