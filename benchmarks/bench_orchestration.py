@@ -53,7 +53,7 @@ def mining_scaling(work: Path, scenes: int) -> dict:
         stage = MineStage(batch_size=1, resources=Resources(concurrency=workers), **mine_options)
         started = time.perf_counter()
         execute_step(stage, DatasetDir(target), executor=RayExecutor(), step_id="mine",
-                     unit_rows=1, progress=False)
+                     unit_rows=4, progress=False)
         seconds[workers] = time.perf_counter() - started
     return {"images": scenes, "seconds_1": seconds[1], "seconds_2": seconds[2],
             "speedup": seconds[1] / seconds[2]}
@@ -97,7 +97,7 @@ def demo_end_to_end(work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenes", type=int, default=16)
+    parser.add_argument("--scenes", type=int, default=64)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="segcap-bench-orch-"))
     os.environ.setdefault("PREFECT_HOME", str(work / "prefect"))
