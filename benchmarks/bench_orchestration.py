@@ -61,7 +61,7 @@ def mining_scaling(work: Path, scenes: int) -> dict:
 
 def overhead(work: Path) -> dict:
     from flows.curate import curate
-    from pipelines.commands.demo import DEMO_RECIPE
+    from flows.commands.demo import DEMO_RECIPE
     from pipelines.dataset_dir import DatasetDir
     from pipelines.demo_data import build_demo_inputs
     from pipelines.plan import plan_run
@@ -88,7 +88,7 @@ def overhead(work: Path) -> dict:
 
 
 def demo_end_to_end(work: Path) -> dict:
-    from pipelines.commands.demo import run_demo
+    from flows.commands.demo import run_demo
 
     started = time.perf_counter()
     run_demo(work / "demo", progress=False)

@@ -1,4 +1,7 @@
-"""The `segcap` command line. Each module in `pipelines/commands/` registers its own commands."""
+"""The data-plane commands of `segcap`. Each module in `pipelines/commands/` registers its own.
+
+The console script is `flows.cli:main`, which adds the flow commands (run, serve, demo, publish).
+"""
 
 from __future__ import annotations
 
@@ -21,16 +24,13 @@ app = typer.Typer(
 )
 
 
-def _register_commands() -> None:
-    for module_info in sorted(pkgutil.iter_modules(pipelines.commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"pipelines.commands.{module_info.name}")
+def register_commands_from(package) -> None:
+    """Register every module of `package` that defines `register(app)`."""
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(app)
 
 
-_register_commands()
-
-
-def main() -> None:
-    app()
+register_commands_from(pipelines.commands)

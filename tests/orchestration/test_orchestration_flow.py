@@ -57,7 +57,7 @@ def test_orchestration_flow_without_retries_fails(tmp_path, prefect_server, ray_
 def test_orchestration_demo_recipe_through_prefect_on_ray(tmp_path, prefect_server, ray_session):
     from datasets import load_dataset
 
-    from pipelines.commands.demo import run_demo
+    from flows.commands.demo import run_demo
     from pipelines.validate import validate_dataset
 
     results, report = run_demo(tmp_path / "demo", progress=False)

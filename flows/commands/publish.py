@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate DIR, then upload it to the Hugging Face Hub (token: HF_TOKEN or login cache)."""
         from pipelines.commands.common import console, fail
-        from pipelines.commands.run import quiet_prefect_defaults
+        from flows.commands.run import quiet_prefect_defaults
         from pipelines.publish import PublishError, check_publishable, hub_token
 
         if repo_id.count("/") != 1 or not all(repo_id.split("/")):

@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
         from pipelines.commands.common import console
-        from pipelines.commands.run import print_run_table, quiet_prefect_defaults
+        from flows.commands.run import print_run_table, quiet_prefect_defaults
 
         quiet_prefect_defaults()
         results, report = run_demo(out.resolve())

@@ -1,7 +1,7 @@
 """`segcap run RECIPE` (a whole curation run as a Prefect flow on Ray) and `segcap serve RECIPE`.
 
-These commands launch flows, so they import `flows` inside the command functions: the CLI is
-the one entry point above every layer, and `pipelines` modules themselves never import flows.
+These commands launch flows, so they live in `flows/` (the top layer) and `flows.cli` adds them
+to the data-plane commands of `pipelines.cli`.
 """
 
 from __future__ import annotations

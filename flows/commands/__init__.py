@@ -1,0 +1,1 @@
+"""Commands that launch Prefect flows (run, serve, demo, publish); each defines `register(app)`."""
