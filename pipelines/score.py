@@ -6,8 +6,10 @@ unless `styler="lmm"`). Rows are rewritten in place (`instructions` is replaced 
 
 Rejected with a reason, the batch going on: a conversation with no answer, empty or non-string
 turns, text that is not UTF-8, an image reference that does not resolve (see
-`pipelines/instruction_rows.py`), and the second and later rows of a duplicated sample_id (the
-first one met is kept). A turn longer than `max_turn_chars` is cut for scoring; the cut is
+`pipelines/instruction_rows.py`), and every row of a sample_id that is not unique. All copies
+are quarantined, not "the first one met": which copy a worker meets first depends on how units
+are spread over workers and on what a resumed run skips, so keeping one would not be
+deterministic. A turn longer than `max_turn_chars` is cut for scoring; the cut is
 recorded in the row's `scoring_notes` (extra column; "" when nothing to note) and counted in stats.json (`truncated_turns`).
 """
 
@@ -43,7 +45,6 @@ class ScoreStage(Stage):
         self.scorer = None
         self.styler = None
         self.duplicated: set[str] = set()
-        self.seen: set[str] = set()
         self.images: ImageIndex | None = None
 
     def setup(self) -> None:
@@ -77,10 +78,9 @@ class ScoreStage(Stage):
         sample_id = row.get("sample_id")
         raw = json.dumps(row.get("conversations"), ensure_ascii=False, default=str)
         if sample_id in self.duplicated:
-            if sample_id in self.seen:
-                output.reject(self.name, sample_id, "duplicate_id", raw)
-                return None
-            self.seen.add(sample_id)
+            output.reject(self.name, sample_id, "duplicate_id",
+                          f"sample_id is not unique in the input; fix the ids | {raw}")
+            return None
         try:
             sample = prepare(row.get("conversations"), self.settings.max_turn_chars)
         except SampleError as exc:

@@ -38,11 +38,13 @@ def scored_dir(instructions_dir, helpers, tmp_path):
 
 def test_score_rejects_bad_rows_with_reasons_and_scores_the_rest(scored_dir):
     dataset, output = scored_dir
-    assert "score: 15 in, 9 out, 6 rejected" in output
+    assert "score: 15 in, 8 out, 7 rejected" in output  # both copies of s00 are quarantined
     reasons = {r["input_ref"]: r["reason"] for r in dataset.read("rejects").to_pylist()}
     assert reasons == {"b1": "no_answer", "b2": "empty_turn", "b3": "non_string_turn",
                        "b4": "missing_image", "b5": "missing_image", "s00": "duplicate_id"}
+    assert [r["input_ref"] for r in dataset.read("rejects").to_pylist()].count("s00") == 2
     rows = {r["sample_id"]: r for r in dataset.read("instructions").to_pylist()}
+    assert "s00" not in rows
     assert "truncated from 100011 to 8000 chars" in rows["t1"]["scoring_notes"]
     assert dataset.stats()["stages"]["score"]["counters"]["truncated_turns"] == 1
     for row in rows.values():
