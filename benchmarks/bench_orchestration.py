@@ -60,8 +60,8 @@ def mining_scaling(work: Path, scenes: int) -> dict:
 
 
 def overhead(work: Path) -> dict:
-    from flows.curate import curate
     from flows.commands.demo import DEMO_RECIPE
+    from flows.curate import curate
     from pipelines.dataset_dir import DatasetDir
     from pipelines.demo_data import build_demo_inputs
     from pipelines.plan import plan_run

@@ -95,15 +95,12 @@ def run_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Table] | No
         if not (stage.replaces_input and config == stage.input_config):
             dataset.remove_shards(config, stage.name)
     if stage.replaces_input:
-        stats = _run_replacing(stage, dataset, inputs, total, progress, stats)
+        # The input is read lazily from the old shards while the new ones go to staging.
+        with dataset.replacing(stage.input_config) as staging:
+            writers = OutputWriters(dataset, stage.name, staged={stage.input_config: staging})
+            _write_all(stage, inputs, total, progress, writers, stats)
     else:
-        writers = OutputWriters(dataset, stage.name)
-        try:
-            _drive(stage, inputs, total, progress, writers, stats)
-        except BaseException:
-            writers.abort()
-            raise
-        stats.outputs = writers.close()
+        _write_all(stage, inputs, total, progress, OutputWriters(dataset, stage.name), stats)
     stats.seconds = time.monotonic() - started
     dataset.record_stage(stage.name, stats.as_json())
     if finalize:
@@ -111,17 +108,13 @@ def run_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Table] | No
     return stats
 
 
-def _run_replacing(stage, dataset, inputs, total, progress, stats):
-    with dataset.replacing(stage.input_config) as staging:
-        # The input is read lazily from the old shards while the new ones go to staging.
-        writers = OutputWriters(dataset, stage.name, staged={stage.input_config: staging})
-        try:
-            _drive(stage, inputs, total, progress, writers, stats)
-        except BaseException:
-            writers.abort()
-            raise
-        stats.outputs = writers.close()
-    return stats
+def _write_all(stage, inputs, total, progress, writers: OutputWriters, stats: StageStats) -> None:
+    try:
+        _drive(stage, inputs, total, progress, writers, stats)
+    except BaseException:
+        writers.abort()
+        raise
+    stats.outputs = writers.close()
 
 
 def _drive(stage: Stage, inputs, total, progress, writers: OutputWriters, stats: StageStats) -> None:

@@ -37,8 +37,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="demo folder: inputs, dataset, report")] = Path("demo-out"),
     ) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
-        from pipelines.commands.common import console
         from flows.commands.run import print_run_table, quiet_prefect_defaults
+        from pipelines.commands.common import console
 
         quiet_prefect_defaults()
         results, report = run_demo(out.resolve())

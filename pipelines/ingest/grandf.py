@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipelines.ingest.base import ITEM_ERRORS, ItemError, ItemResult, ReadContext
-from pipelines.ingest.records import grouped_items
+from pipelines.ingest.base import ItemError, ItemResult, ReadContext
+from pipelines.ingest.records import emit_grounded_records, grouped_items
 from schemas import masks
 from schemas.grounding import GroundedText
 from schemas.options.ingest import IngestOptions
@@ -29,21 +29,7 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
 
 def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
     image = ctx.load_image(item["file_name"], result)
-    written: set[str] = set()
-    for ref, record in item["records"]:
-        try:
-            sample, segments = _decode_record(record, image, ctx)
-        except ITEM_ERRORS as exc:
-            result.reject(ref, exc.reason, f"{exc} | {record}")
-            continue
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            result.reject(ref, "bad_field", f"{type(exc).__name__}: {exc} | {record}")
-            continue
-        for row in segments:
-            if row["segment_id"] not in written:
-                written.add(row["segment_id"])
-                result.add("segments", row)
-        result.add("segcap", sample)
+    emit_grounded_records(item["records"], lambda record: _decode_record(record, image, ctx), result)
 
 
 def _spans(caption: str, groundings: dict) -> list[tuple[int, int, str, dict]]:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipelines.ingest.base import IngestError, error_item, load_json
+from pipelines.ingest.base import ITEM_ERRORS, IngestError, ItemResult, error_item, load_json
 from schemas.options.ingest import IngestOptions
 
 
@@ -58,3 +58,26 @@ def grouped_items(options: IngestOptions, image_key: str, *, allow_no_image: boo
     for start in range(0, len(text_only), text_only_chunk):
         chunk = text_only[start:start + text_only_chunk]
         yield {"ref": f"text-only records {chunk[0][0]}..", "file_name": None, "records": chunk}
+
+
+def emit_grounded_records(records: list, decode_record, result: ItemResult) -> None:
+    """Decode each (ref, record) of one image into a segcap sample plus its segments.
+
+    A bad record is rejected with its reason and the others go on; a segment shared by several
+    records of the image (e.g. a root under its subtrees) is written once.
+    """
+    written: set[str] = set()
+    for ref, record in records:
+        try:
+            sample, segments = decode_record(record)
+        except ITEM_ERRORS as exc:
+            result.reject(ref, exc.reason, f"{exc} | {record}")
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            result.reject(ref, "bad_field", f"{type(exc).__name__}: {exc} | {record}")
+            continue
+        for row in segments:
+            if row["segment_id"] not in written:
+                written.add(row["segment_id"])
+                result.add("segments", row)
+        result.add("segcap", sample)
