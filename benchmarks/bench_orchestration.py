@@ -1,6 +1,6 @@
 """Orchestration benchmark: Ray scaling of mining, Ray+Prefect overhead, end-to-end demo.
 
-    .venv/bin/python benchmarks/bench_orchestration.py [--scenes 16]
+    .venv/bin/python benchmarks/bench_orchestration.py [--scenes 256]
 
 1. Mining (superpixel, a CPU stage) over the same images with 1 vs 2 Ray task workers.
 2. The demo recipe through Prefect + Ray vs the same stages called in a plain loop
@@ -53,7 +53,7 @@ def mining_scaling(work: Path, scenes: int) -> dict:
         stage = MineStage(batch_size=1, resources=Resources(concurrency=workers), **mine_options)
         started = time.perf_counter()
         execute_step(stage, DatasetDir(target), executor=RayExecutor(), step_id="mine",
-                     unit_rows=4, progress=False)
+                     unit_rows=16, progress=False)
         seconds[workers] = time.perf_counter() - started
     return {"images": scenes, "seconds_1": seconds[1], "seconds_2": seconds[2],
             "speedup": seconds[1] / seconds[2]}
@@ -97,7 +97,9 @@ def demo_end_to_end(work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenes", type=int, default=64)
+    # Ray Data has ~1 s of fixed cost per step and the driver shares the 2 cores: with fewer
+    # images the ratio measures that overhead rather than the stage's scaling.
+    parser.add_argument("--scenes", type=int, default=256)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="segcap-bench-orch-"))
     os.environ.setdefault("PREFECT_HOME", str(work / "prefect"))
