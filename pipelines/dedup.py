@@ -38,14 +38,14 @@ IMAGE_BATCH = 64
 
 class DedupStage(Stage):
     name = "dedup"
+    options_model = DedupOptions
     input_config = "instructions"
     outputs = ("instructions",)
     primary_output = "instructions"
     replaces_input = True
 
     def __init__(self, batch_size: int = 4096, resources=None, **options):
-        self.settings = DedupOptions(**options)
-        super().__init__(batch_size, resources, **self.settings.model_dump())
+        super().__init__(batch_size, resources, **options)
         self.original_of: dict[str, str] = {}
         self.reason_of: dict[str, str] = {}
         self.found: Counter = Counter()

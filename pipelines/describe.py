@@ -29,6 +29,7 @@ SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "bbox
 
 class DescribeStage(Stage):
     name = "describe"
+    options_model = DescribeOptions
     input_config = "images"
     outputs = ("descriptions", "segcap")
     primary_output = "descriptions"
@@ -36,7 +37,6 @@ class DescribeStage(Stage):
 
     def __init__(self, batch_size: int = 16, resources=None, **options):
         super().__init__(batch_size, resources, **options)
-        self.settings = DescribeOptions(**options)
 
     def setup(self) -> None:
         s = self.settings

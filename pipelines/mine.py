@@ -26,31 +26,31 @@ SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "cate
 
 class MineStage(Stage):
     name = "mine"
+    options_model = MineOptions
     input_config = "images"
     outputs = ("segments", "granularity_pairs")
     primary_output = "granularity_pairs"
 
     def __init__(self, batch_size: int = 8, resources: Resources | None = None, **options):
-        self.mine = MineOptions(**options)
-        super().__init__(batch_size, resources, **self.mine.model_dump())
-        self.uses_model = self.mine.source == "sam"
+        super().__init__(batch_size, resources, **options)
+        self.uses_model = self.settings.source == "sam"
         self.source = None
 
     def setup(self) -> None:
-        if self.mine.source == "superpixel":
+        if self.settings.source == "superpixel":
             from annotators.masks.superpixel import SuperpixelSource
 
-            self.source = SuperpixelSource(self.mine.superpixel)
-        elif self.mine.source == "sam":
+            self.source = SuperpixelSource(self.settings.superpixel)
+        elif self.settings.source == "sam":
             from annotators.masks.sam import SamSource
 
-            self.source = SamSource(self.mine.sam)
+            self.source = SamSource(self.settings.sam)
             self.source.load()
 
     def process(self, batch: pa.Table) -> StageOutput:
         output = StageOutput()
         rows = batch.select([c for c in IMAGE_COLUMNS if c in batch.column_names]).to_pylist()
-        segments = self._gt_segments([r["image_id"] for r in rows]) if self.mine.source == "gt" else {}
+        segments = self._gt_segments([r["image_id"] for r in rows]) if self.settings.source == "gt" else {}
         for row in rows:
             ref = f"{row['image_id']} ({row.get('file_name')})"
             try:
@@ -59,42 +59,42 @@ class MineStage(Stage):
                 output.reject(self.name, ref, exc.reason, str(exc))
                 continue
             output.counters.update({f"dropped_{k}": v for k, v in forest.drops.items()})
-            result = mine_pairs(forest, row["image_id"], definition=self.mine.granularity,
-                                points=self.mine.points, seed=self.mine.seed,
-                                min_area=self.mine.min_area, iou_merge=self.mine.iou_merge,
-                                max_path=self.mine.max_path)
+            result = mine_pairs(forest, row["image_id"], definition=self.settings.granularity,
+                                points=self.settings.points, seed=self.settings.seed,
+                                min_area=self.settings.min_area, iou_merge=self.settings.iou_merge,
+                                max_path=self.settings.max_path)
             output.counters.update({f"dropped_{k}": v for k, v in result.drops.items()})
             if not result.forest.nodes:
                 output.reject(self.name, ref, "no_masks",
-                              f"no mask of at least {self.mine.min_area} px survived")
+                              f"no mask of at least {self.settings.min_area} px survived")
                 continue
-            if self.mine.source != "gt":
+            if self.settings.source != "gt":
                 output.add_rows("segments", result.forest.segment_rows(row["image_id"]))
             output.add_rows("granularity_pairs", result.pairs)
         return output
 
     def _forest(self, row: dict, segment_rows: list[dict], counters: Counter) -> MaskForest:
-        if self.mine.source == "gt":
+        if self.settings.source == "gt":
             if not segment_rows:
                 raise HierarchyError("no_gt_segments", "the image has no gt rows in `segments`")
             return from_segment_rows(segment_rows, row["height"], row["width"])
         data = (row.get("image") or {}).get("bytes")
         if data is None:
             raise ImageError("missing_image", "the images row has no embedded bytes")
-        pixels = decode_image(data, self.mine.decode_max_pixels).pixels
+        pixels = decode_image(data, self.settings.decode_max_pixels).pixels
         height, width = pixels.shape[:2]
-        if height * width < self.mine.min_area:
+        if height * width < self.settings.min_area:
             raise ImageError("image_too_small", f"{width}x{height} is below the minimum mask area "
-                             f"of {self.mine.min_area} px")
+                             f"of {self.settings.min_area} px")
         if not np.ptp(pixels.reshape(-1, 3), axis=0).any():
             raise ImageError("uniform_image", "every pixel has the same colour: nothing to segment")
-        if height * width <= self.mine.max_pixels:
+        if height * width <= self.settings.max_pixels:
             return self.source.build(pixels)
-        if self.mine.over_budget == "reject":
+        if self.settings.over_budget == "reject":
             raise ImageError("over_pixel_budget",
-                             f"{width}x{height} exceeds the mining budget of {self.mine.max_pixels} px")
+                             f"{width}x{height} exceeds the mining budget of {self.settings.max_pixels} px")
         counters["downscaled_images"] += 1
-        scale = (self.mine.max_pixels / (height * width)) ** 0.5
+        scale = (self.settings.max_pixels / (height * width)) ** 0.5
         size = (max(1, int(width * scale)), max(1, int(height * scale)))
         small = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
         return upscale_forest(self.source.build(small), height, width)

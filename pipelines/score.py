@@ -33,6 +33,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 
 class ScoreStage(Stage):
     name = "score"
+    options_model = ScoreOptions
     input_config = "instructions"
     outputs = ("instructions",)
     primary_output = "instructions"
@@ -40,8 +41,7 @@ class ScoreStage(Stage):
     uses_model = True
 
     def __init__(self, batch_size: int = 64, resources=None, **options):
-        self.settings = ScoreOptions(**options)
-        super().__init__(batch_size, resources, **self.settings.model_dump())
+        super().__init__(batch_size, resources, **options)
         self.scorer = None
         self.styler = None
         self.duplicated: set[str] = set()

@@ -24,14 +24,14 @@ from schemas.options.scoring import SelectOptions
 
 class SelectStage(Stage):
     name = "select"
+    options_model = SelectOptions
     input_config = "instructions"
     outputs = ("instructions",)
     primary_output = "instructions"
     replaces_input = True
 
     def __init__(self, batch_size: int = 4096, resources=None, **options):
-        self.settings = SelectOptions(**options)
-        super().__init__(batch_size, resources, **self.settings.model_dump())
+        super().__init__(batch_size, resources, **options)
         self.chosen: set[str] = set()
         self.summary: pd.DataFrame | None = None
         self.budget_count = 0

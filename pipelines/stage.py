@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pyarrow as pa
+from pydantic import BaseModel
 
 from schemas.contract import table_from_rows
 from schemas.rejects import reject_row
@@ -68,10 +69,16 @@ class Stage:
     primary_output: ClassVar[str | None] = None
     replaces_input: ClassVar[bool] = False
     uses_model: ClassVar[bool] = False
+    # The stage's pydantic options model: options are validated (unknown keys refused) and
+    # defaults filled in once here, so the fingerprint covers the effective settings.
+    options_model: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, batch_size: int = 64, resources: Resources | None = None, **options: Any):
         self.batch_size = batch_size
         self.resources = resources or Resources()
+        if self.options_model is not None:
+            self.settings = self.options_model(**options)
+            options = self.settings.model_dump()
         self.options = options
         self.dataset_path: str | None = None  # set by the runner; lookups (e.g. joins) may use it
 
