@@ -23,6 +23,7 @@ DEFAULT_MAX_ROWS = 20_000
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 COMPLETION_FILES = ("README.md", "schema.json")
 STAGING = ".staging"
+RUN_STATE = ".segcap-run"  # resume state of recipe runs: one folder per step
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -177,6 +178,13 @@ class DatasetDir:
             os.replace(target, trash)
         os.replace(staging, target)
         shutil.rmtree(trash, ignore_errors=True)
+
+    def step_state_dir(self, step_id: str) -> Path:
+        return self.path / RUN_STATE / step_id
+
+    def forget_step(self, step_id: str) -> None:
+        """Drop a recipe step's resume state, so the next `segcap run` redoes that step."""
+        shutil.rmtree(self.step_state_dir(step_id), ignore_errors=True)
 
     def stats(self) -> dict:
         path = self.path / "stats.json"

@@ -94,6 +94,8 @@ def run_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Table] | No
     for config in (*stage.outputs, "rejects"):
         if not (stage.replaces_input and config == stage.input_config):
             dataset.remove_shards(config, stage.name)
+    # The shards just removed may have been a recipe step's; its "done" marker must not outlive them.
+    dataset.forget_step(stage.name)
     if stage.replaces_input:
         # The input is read lazily from the old shards while the new ones go to staging.
         with dataset.replacing(stage.input_config) as staging:

@@ -30,7 +30,6 @@ from pipelines.dataset_dir import DatasetDir, atomic_write_text
 from pipelines.runner import OutputWriters
 from pipelines.stage import Stage
 
-STATE_DIR = ".segcap-run"
 DEFAULT_UNIT_ROWS = 256
 
 
@@ -86,7 +85,7 @@ class StepState:
     def __init__(self, dataset: DatasetDir, step_id: str):
         self.dataset = dataset
         self.step_id = step_id
-        self.root = dataset.path / STATE_DIR / step_id
+        self.root = dataset.step_state_dir(step_id)
 
     # ---- key: a changed config invalidates the step --------------------------------------
     def key(self) -> str | None:

@@ -106,3 +106,24 @@ def test_orchestration_unchanged_rerun_skips_every_step(tmp_path):
     run_driver(path, "local")
     assert rows(path) == before
     assert [StepState(DatasetDir(path), s).commit_token() for s in ("make", "describe_test")] == tokens
+
+
+def test_orchestration_single_stage_command_after_a_run_invalidates_that_step(tmp_path):
+    """`run_stage` (the single-stage commands) replaces a recipe step's shards; the step's
+    "done" marker must go with them, so the next run redoes the step instead of skipping it."""
+    from orchestration_stages import Describe, MakeInstructions, item_tables
+
+    from pipelines.execute import execute_step
+    from pipelines.runner import run_stage
+
+    dataset = DatasetDir(tmp_path / "ds")
+    run_stage(MakeInstructions(), dataset, inputs=item_tables(60))
+    execute_step(Describe(), dataset, progress=False)
+    assert StepState(dataset, "describe_test").finished() is not None
+    expected = sorted(r["description_id"] for r in dataset.read("descriptions").to_pylist())
+
+    run_stage(Describe(), dataset, progress=False)
+    assert StepState(dataset, "describe_test").finished() is None
+    stats = execute_step(Describe(), dataset, progress=False)
+    assert not stats.extra.get("skipped")
+    assert sorted(r["description_id"] for r in dataset.read("descriptions").to_pylist()) == expected
