@@ -186,11 +186,15 @@ class IngestStage(Stage):
             r"[^A-Za-z0-9]+", "_", f"{self.ingest_options.format}.{self.ingest_options.name()}")
         self.primary_output = self.reader.PRIMARY
         self.context: ReadContext | None = None
+        self.other_ingests_images: set[str] | None = None
 
     def setup(self) -> None:
+        """Runs before every unit of a resumable run (a fresh reader state per unit)."""
         created_at = self.options.get("created_at") or datetime.now(UTC).isoformat(timespec="seconds")
         self.context = ReadContext(self.ingest_options, created_at)
-        self.context.seen_images.update(self._existing_image_ids())
+        if self.other_ingests_images is None:  # other ingests' shards do not change meanwhile
+            self.other_ingests_images = self._existing_image_ids()
+        self.context.seen_images.update(self.other_ingests_images)
 
     def _existing_image_ids(self) -> set[str]:
         """Images other ingests already wrote to this directory are not written twice."""
