@@ -238,25 +238,23 @@ class ImageDescriber:
         described = [i for i in instances if i.description is not None]
         shorts = [definite(i.description["short"]).lower() for i in described]
         for instance, short in zip(described, shorts, strict=True):
-            provenance = instance.description["provenance"]
             if "referring" in self.tasks and shorts.count(short) == 1:
-                question = prompts.REFERRING_QUESTION.render(expression=short)
-                text = referring_answer(short)
-                self._add_checked(result, self._derived_row(
-                    item, "referring", question, text, [instance],
-                    {**provenance, "annotator": "describe/referring",
-                     "prompt_id": prompts.REFERRING_QUESTION.prompt_id,
-                     "prompt_sha256": prompts.REFERRING_QUESTION.sha256}),
-                    f"referring:{instance.segment['segment_id']}", text.text)
+                self._add_instance_task(
+                    result, item, instance, "referring", prompts.REFERRING_QUESTION,
+                    prompts.REFERRING_QUESTION.render(expression=short), referring_answer(short))
             if "region_caption" in self.tasks:
-                question = prompts.REGION_QUESTION.render(box=instance.evidence.box_normalised)
-                text = region_answer(instance.description["short"], instance.description["detailed"])
-                self._add_checked(result, self._derived_row(
-                    item, "region_caption", question, text, [instance],
-                    {**provenance, "annotator": "describe/region_caption",
-                     "prompt_id": prompts.REGION_QUESTION.prompt_id,
-                     "prompt_sha256": prompts.REGION_QUESTION.sha256}),
-                    f"region_caption:{instance.segment['segment_id']}", text.text)
+                self._add_instance_task(
+                    result, item, instance, "region_caption", prompts.REGION_QUESTION,
+                    prompts.REGION_QUESTION.render(box=instance.evidence.box_normalised),
+                    region_answer(instance.description["short"], instance.description["detailed"]))
+
+    def _add_instance_task(self, result: DescribeResult, item: ImageItem, instance: _Instance,
+                           task: str, prompt, question: str, text) -> None:
+        """A one-region sample derived from an instance description, keeping its provenance."""
+        provenance = {**instance.description["provenance"], "annotator": f"describe/{task}",
+                      "prompt_id": prompt.prompt_id, "prompt_sha256": prompt.sha256}
+        self._add_checked(result, self._derived_row(item, task, question, text, [instance], provenance),
+                          f"{task}:{instance.segment['segment_id']}", text.text)
 
     @staticmethod
     def _derived_row(item: ImageItem, task: str, question: str, text, regions: list[_Instance],
