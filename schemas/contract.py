@@ -24,7 +24,7 @@ from schemas.types import (
     object_schema,
 )
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 CAPABILITIES: tuple[str, ...] = (
     "object spatial understanding",
@@ -64,7 +64,8 @@ STYLES: tuple[str, ...] = (
 
 TASKS = ("mgsc", "gcg", "panoptic", "referring", "semantic", "region_caption")
 SCOPES = ("scene", "instance", "track")
-MASK_SOURCES = ("gt", "superpixel", "sam")
+MASK_SOURCES = ("gt", "superpixel", "sam", "sam2", "unsamv2", "box")
+VERDICTS = ("pass", "fail", "unsure")
 GRANULARITY_DEFS = ("unsamv2", "graco")
 
 RLE = StructOf(
@@ -92,6 +93,25 @@ PROVENANCE = StructOf(
 
 CONVERSATIONS = ListOf(StructOf((Column("from", STRING), Column("value", STRING))))
 
+SOURCE_ID = Column(
+    "source_id", STRING, nullable=True,
+    doc="the record's id in its source file (or its position there when it has none)",
+)
+
+# One verdict per grounded phrase (segcap) or per description; null until `verify` ran.
+VERIFICATION = ListOf(
+    StructOf(
+        (
+            Column("target", STRING, doc="phrase index (segcap) or description field checked"),
+            Column("score", FLOAT32, nullable=True),
+            Column("verdict", STRING, doc=" | ".join(VERDICTS)),
+            Column("reason", STRING, nullable=True, doc="why: the evidence that decided it"),
+            Column("verifier", STRING, doc="rules | clip | lmm"),
+            Column("provenance", PROVENANCE),
+        )
+    )
+)
+
 CONFIGS: dict[str, tuple[Column, ...]] = {
     "images": (
         Column("image_id", STRING, doc="stable: sha256 of the encoded image bytes, first 16 hex"),
@@ -103,6 +123,7 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("source", STRING, doc="dataset or source name"),
         Column("video_id", STRING, nullable=True),
         Column("frame_index", INT32, nullable=True),
+        SOURCE_ID,
     ),
     "segments": (
         Column("segment_id", STRING),
@@ -113,9 +134,11 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("bbox", ListOf(FLOAT32, 4), doc="x, y, w, h"),
         Column("area", INT64),
         Column("category", STRING, nullable=True),
-        Column("mask_source", STRING, doc="gt | superpixel | sam"),
+        Column("mask_source", STRING, doc=" | ".join(MASK_SOURCES)),
         Column("score", FLOAT32, nullable=True),
         Column("track_id", INT64, nullable=True),
+        Column("is_crowd", BOOL, nullable=True,
+               doc="a crowd region (COCO iscrowd): never one instance; an ignore region"),
     ),
     "granularity_pairs": (
         Column("pair_id", STRING),
@@ -144,6 +167,7 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
             ListOf(StructOf((Column("name", STRING), Column("value", STRING)))),
         ),
         Column("provenance", PROVENANCE),
+        Column("verification", VERIFICATION, nullable=True),
     ),
     "segcap": (
         Column("sample_id", STRING),
@@ -158,6 +182,8 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("segment_ids", ListOf(STRING)),
         Column("source", STRING),
         Column("provenance", PROVENANCE),
+        SOURCE_ID,
+        Column("verification", VERIFICATION, nullable=True),
     ),
     "instructions": (
         Column("sample_id", STRING),
@@ -173,6 +199,7 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("selection_method", STRING, nullable=True),
         Column("budget", FLOAT32, nullable=True),
         Column("duplicate_of", STRING, nullable=True),
+        SOURCE_ID,
     ),
     "rejects": (
         Column("stage", STRING),
