@@ -1,4 +1,4 @@
-"""`segcap export DIR --out OUT [--format parquet|mglmm]`."""
+"""`segcap export DIR --out OUT [--format parquet|mglmm|unsamv2]`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
         path: Annotated[Path, typer.Argument(help="dataset directory to export")],
         out: Annotated[Path, typer.Option("--out", help="output directory (replaced atomically)")],
         format: Annotated[str, typer.Option(
-            "--format", help="parquet (HF dataset dir) | mglmm (MGSC/GCG JSON + images)")] = "parquet",
+            "--format", help="parquet (HF dataset dir) | mglmm (MGSC/GCG JSON + images) | unsamv2 (COCO JSON per image)")] = "parquet",
         max_rows: Annotated[int, typer.Option("--max-rows-per-shard", min=1)] = 20_000,
         max_mb: Annotated[int, typer.Option("--max-mb-per-shard", min=1)] = 256,
         no_embed: Annotated[bool, typer.Option(
@@ -43,5 +43,14 @@ def register(app: typer.Typer) -> None:
             console.print(f"export (mglmm): {counts['rows_in']} in, {counts['mgsc'] + counts['gcg']} "
                           f"out ({counts['mgsc']} mgsc, {counts['gcg']} gcg, {counts['images']} "
                           "images), 0 rejected")
+        elif format == "unsamv2":
+            from pipelines.export import ExportError
+            from pipelines.exports.unsamv2 import export_unsamv2
+
+            try:
+                report = export_unsamv2(path, out)
+            except ExportError as exc:
+                fail(str(exc))
+            console.print(report.summary_line())
         else:
-            fail(f"--format {format!r} is not one of: parquet, mglmm")
+            fail(f"--format {format!r} is not one of: parquet, mglmm, unsamv2")

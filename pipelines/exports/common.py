@@ -1,0 +1,94 @@
+"""What every foreign-layout export shares: a staged output swapped into place, and its report.
+
+A foreign layout (one JSON per image, `.pt` tensors per sequence) is not a dataset directory, so
+`pipelines.export`'s shard writer does not apply; the same promise holds anyway: the output is
+built in a hidden sibling of OUT and renamed into place only when complete, and what was skipped
+or rejected is counted in OUT/stats.json and in the one-line summary.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.dataset_dir import DatasetDir, atomic_write_text
+from pipelines.export import ExportError, _swap_into_place
+
+
+@dataclass
+class ExportReport:
+    """Rows read, files written, and every skip/reject by reason (for stats.json and the summary)."""
+
+    format: str
+    rows_in: int = 0
+    outputs: Counter = field(default_factory=Counter)
+    counters: Counter = field(default_factory=Counter)
+    rejects: list[dict] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def reject(self, input_ref: str, reason: str, detail: str = "") -> None:
+        self.rejects.append({"input_ref": input_ref, "reason": reason, "detail": detail[:500]})
+
+    def rejected(self) -> Counter:
+        return Counter(r["reason"] for r in self.rejects)
+
+    def as_json(self) -> dict:
+        return {"format": self.format, "rows_in": self.rows_in, "outputs": dict(self.outputs),
+                "counters": dict(self.counters), "rejected": dict(self.rejected()),
+                "rejects": self.rejects, "seconds": round(time.monotonic() - self.started, 3)}
+
+    def summary_line(self) -> str:
+        outputs = ", ".join(f"{n} {name}" for name, n in self.outputs.items()) or "nothing"
+        extra = "".join(f", {name.replace('_', ' ')}: {n}" for name, n in sorted(self.counters.items()) if n)
+        rejected = self.rejected()
+        reasons = f" ({', '.join(f'{r}: {n}' for r, n in sorted(rejected.items()))})" if rejected else ""
+        return (f"export ({self.format}): {self.rows_in} in, {outputs} out, "
+                f"{len(self.rejects)} rejected{reasons}{extra}")
+
+
+def source_dataset(src: str | Path, out: str | Path, needs: tuple[str, ...]) -> DatasetDir:
+    dataset, target = DatasetDir(src), Path(out)
+    if not dataset.path.is_dir():
+        raise ExportError(f"{dataset.path} is not a dataset directory")
+    for config in needs:
+        if not dataset.has(config):
+            raise ExportError(f"{dataset.path} has no `{config}` config; run the stage that writes it first")
+    if target.resolve() == dataset.path.resolve() or target.resolve().is_relative_to(dataset.path.resolve()):
+        raise ExportError(f"--out {target} must not be inside the source {dataset.path}")
+    return dataset
+
+
+@contextmanager
+def staged_output(out: str | Path, report: ExportReport) -> Iterator[Path]:
+    """Yield an empty staging folder; on success write stats.json into it and swap it onto OUT."""
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.export-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        yield staging
+        atomic_write_text(staging / "stats.json", json.dumps(report.as_json(), indent=1))
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def image_bytes(value: dict | None, base: Path) -> bytes | None:
+    """The encoded image of an `images.image` value: embedded bytes, else the file at its path."""
+    if not value:
+        return None
+    if value.get("bytes") is not None:
+        return value["bytes"]
+    if not value.get("path"):
+        return None
+    path = Path(value["path"])
+    path = path if path.is_absolute() else base / path
+    return path.read_bytes() if path.is_file() else None
