@@ -26,6 +26,59 @@ except ImportError:  # pragma: no cover - torch is a declared dependency
     _TorchDataset = object
 
 
+class ImageStore:
+    """Images by id, read per item from the Parquet row group that holds them (small LRU cache).
+
+    The index keeps only (shard, row group, row) per image_id, read from the image_id column, so
+    memory never holds the image config.
+    """
+
+    def __init__(self, dataset: DatasetDir, image_format: str = "pil"):
+        if image_format not in ("pil", "tensor"):
+            raise ValueError(f"image_format must be 'pil' or 'tensor', got {image_format!r}")
+        self.image_format = image_format
+        self._locations = self._index(dataset)
+        self._read_group = lru_cache(maxsize=4)(self._read_row_group)
+
+    @staticmethod
+    def _index(dataset: DatasetDir) -> dict[str, tuple[Path, int, int]]:
+        locations = {}
+        for path in dataset.shard_paths("images"):
+            parquet = pq.ParquetFile(path)
+            for group in range(parquet.num_row_groups):
+                ids = parquet.read_row_group(group, columns=["image_id"]).column(0).to_pylist()
+                for row, image_id in enumerate(ids):
+                    locations.setdefault(image_id, (path, group, row))
+        return locations
+
+    @staticmethod
+    def _read_row_group(path: Path, group: int):
+        return pq.ParquetFile(path).read_row_group(group, columns=["image"])
+
+    def get(self, image_id: str):
+        from PIL import Image
+
+        try:
+            path, group, row = self._locations[image_id]
+        except KeyError:
+            raise KeyError(f"image {image_id} is not in the images config") from None
+        value = self._read_group(path, group).column("image")[row].as_py()
+        if value["bytes"] is None:
+            raise ValueError(f"image {image_id} has no embedded bytes (export with embedding on)")
+        image = Image.open(io.BytesIO(value["bytes"])).convert("RGB")
+        if self.image_format == "pil":
+            return image
+        import numpy as np
+        import torch
+
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+
+
+def image_size(image) -> tuple[int, int]:
+    """(height, width) of a PIL image or a (3, H, W) tensor."""
+    return (image.height, image.width) if hasattr(image, "height") else tuple(image.shape[1:])
+
+
 class SegCapTorchDataset(_TorchDataset):
     """`dataset[i]` -> {"sample_id", "image", "conversations", "masks", "phrases", "mask_labels", ...}.
 
@@ -49,44 +102,13 @@ class SegCapTorchDataset(_TorchDataset):
             samples = samples.filter(pc.is_in(samples.column("task"), value_set=pa.array(list(tasks))))
         self.samples = samples
         self.image_format, self.transform = image_format, transform
-        self._locations = self._index_images()
-        self._read_group = lru_cache(maxsize=4)(self._read_row_group)
-
-    def _index_images(self) -> dict[str, tuple[Path, int, int]]:
-        """image_id -> (shard, row group, row within it), from the image_id column only."""
-        locations = {}
-        for path in self.dataset.shard_paths("images"):
-            parquet = pq.ParquetFile(path)
-            for group in range(parquet.num_row_groups):
-                ids = parquet.read_row_group(group, columns=["image_id"]).column(0).to_pylist()
-                for row, image_id in enumerate(ids):
-                    locations.setdefault(image_id, (path, group, row))
-        return locations
-
-    @staticmethod
-    def _read_row_group(path: Path, group: int):
-        return pq.ParquetFile(path).read_row_group(group, columns=["image"])
+        self._images = ImageStore(self.dataset, image_format)
 
     def __len__(self) -> int:
         return self.samples.num_rows
 
     def _image(self, image_id: str):
-        from PIL import Image
-
-        try:
-            path, group, row = self._locations[image_id]
-        except KeyError:
-            raise KeyError(f"image {image_id} is not in the images config") from None
-        value = self._read_group(path, group).column("image")[row].as_py()
-        if value["bytes"] is None:
-            raise ValueError(f"image {image_id} has no embedded bytes (export with embedding on)")
-        image = Image.open(io.BytesIO(value["bytes"])).convert("RGB")
-        if self.image_format == "pil":
-            return image
-        import numpy as np
-        import torch
-
-        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+        return self._images.get(image_id)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         import torch
