@@ -35,14 +35,16 @@ def register(app: typer.Typer) -> None:
                 fail(str(exc))
             console.print(stats.summary_line())
         elif format == "mglmm":
+            from pipelines.export import ExportError
             from pipelines.mglmm_export import export_mglmm
 
             if not (path / "segcap").is_dir():
                 fail(f"{path} has no `segcap` config to convert to MGLMM JSON")
-            counts = export_mglmm(path, out)
-            console.print(f"export (mglmm): {counts['rows_in']} in, {counts['mgsc'] + counts['gcg']} "
-                          f"out ({counts['mgsc']} mgsc, {counts['gcg']} gcg, {counts['images']} "
-                          "images), 0 rejected")
+            try:
+                report = export_mglmm(path, out)
+            except ExportError as exc:
+                fail(str(exc))
+            console.print(report.summary_line())
         elif format == "unsamv2":
             from pipelines.export import ExportError
             from pipelines.exports.unsamv2 import export_unsamv2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pipelines.export import export_dataset
 from pipelines.ingest import ingest
 from pipelines.mglmm_export import export_mglmm
 from pipelines.training import SegCapTorchDataset, collate_segcap
+from schemas.contract import table_from_rows
 
 H, W = 48, 64
 
@@ -78,23 +80,107 @@ def test_torch_reader_errors(tmp_path: Path, exported: Path):
     assert len(SegCapTorchDataset(exported, tasks=("gcg",))) == 1
 
 
-def test_mglmm_converter_round_trips_through_the_readers(exported: Path, tmp_path: Path):
+def mglmm_mgsc_reader(root: Path) -> list[dict]:
+    """MGLMM's MGSC loader (MGLMMDataset, mglmm_data="sam_new"), written from its description:
+    split file -> annotation files (JSON lists) -> records with a gcg_caption; masks are JSON RLEs
+    with base64 counts; `<key>` -> `<p>`, `</key>` -> `</p> [SEG]`; images under SegmentAnything/imgs."""
+    base = root / "MGLMM_gcg_new"
+    samples = []
+    for line in (base / "MGLMM_train_split.txt").read_text().splitlines():
+        for record in json.loads((base / "annotations" / line).read_text()):
+            if not record["gcg_caption"]:
+                continue
+            caption = record["gcg_caption"].strip('"').strip()
+            masks = []
+            for key in record["gcg_labels"]:
+                rle = json.loads(record[key]["mask"])
+                rle["counts"] = base64.b64decode(rle["counts"].encode("utf-8"))
+                masks.append(coco.decode(rle))
+                caption = caption.replace(f"<{key}>", "<p>").replace(f"</{key}>", "</p> [SEG]")
+            image = Image.open(root / "SegmentAnything" / "imgs" / record["file_name"])
+            assert record["type"] == record["label"].split(":")[0]  # what mgscdata/convert.py reads
+            samples.append({"label": record["label"], "answer": caption, "masks": masks,
+                            "size": (image.height, image.width),
+                            "labels": [record[k]["label"] for k in record["gcg_labels"]]})
+    return samples
+
+
+def grandf_gcg_reader(root: Path) -> list[dict]:
+    """MGLMM's GranDfDataset: each key's RLEs unioned; phrases ordered by span start; the answer
+    is the caption with `<p> span </p> [SEG]` inserted at each span."""
+    records = json.loads((root / "GranDf/annotations/train/GranDf_HA_GCG_train.json").read_text())
+    samples = []
+    for record in records:
+        image = Image.open(root / "GranDf/GranDf_HA_images/train" / record["file_name"])
+        spans, masks = [], []
+        for grounding in record["groundings"].values():
+            union = np.zeros((image.height, image.width), np.uint8)
+            for rle in grounding["rle_masks"]:
+                union += coco.decode(rle)
+            spans.append(grounding["token_positives"])
+            masks.append(union)
+        order = sorted(range(len(spans)), key=lambda k: spans[k][0])
+        caption = record["caption"]
+        for start, end in sorted(spans, key=lambda s: s[0], reverse=True):
+            caption = f"{caption[:start]}<p> {caption[start:end]} </p> [SEG]{caption[end:]}"
+        samples.append({"answer": caption, "masks": [masks[k] for k in order]})
+    return samples
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return np.logical_and(a, b).sum() / np.logical_or(a, b).sum()
+
+
+def test_mglmm_export_reads_back_through_mglmm_loaders(exported: Path, tmp_path: Path):
     out = tmp_path / "mglmm"
-    counts = export_mglmm(exported, out)
-    assert counts == {"rows_in": 3, "mgsc": 2, "gcg": 1, "images": 3}
-    mgsc = json.loads((out / "mgsc.json").read_text())
-    root = next(r for r in mgsc if r["label"] == "root")
-    assert root["gcg_caption"] == "A <k0>person</k0>, a <k1>cup</k1> and a <k2>flag</k2>."
-    assert root["gcg_labels"] == ["k0", "k1", "k2"] and root["k1"]["label"] == "cup"
-    assert (out / "images" / root["file_name"]).is_file()
-    gcg = json.loads((out / "gcg.json").read_text())
-    assert gcg[0]["caption"] == "A cat sleeps." and gcg[0]["groundings"]["A cat"]["token_positives"] == [0, 5]
-    # Reading the converted files back gives the same samples (answers and masks).
+    report = export_mglmm(exported, out)
+    assert (report.rows_in, report.outputs["mgsc"], report.outputs["gcg"]) == (3, 2, 1)
+    assert not report.rejects
+    rows = DatasetDir(exported).read("segcap").to_pylist()
+    mgsc_rows = {r["granularity"]: r for r in rows if r["task"] == "mgsc"}
+    samples = {s["label"].split(":")[0]: s for s in mglmm_mgsc_reader(out)}
+    assert set(samples) == {"root", "subtree"} and samples["subtree"]["label"] == "subtree: cup"
+    for granularity, row in mgsc_rows.items():
+        sample = samples[granularity]
+        assert sample["answer"].replace("<p>", "<p> ").replace("</p>", " </p>") == \
+            row["conversations"][-1]["value"]
+        assert len(sample["masks"]) == sample["answer"].count("[SEG]") == len(row["masks"])
+        for mask, rle in zip(sample["masks"], row["masks"], strict=True):
+            assert mask.shape == sample["size"] and iou(mask, coco.decode(rle)) == 1.0
+        assert sample["labels"] == row["mask_labels"]
+    (gcg,) = grandf_gcg_reader(out)
+    (gcg_row,) = [r for r in rows if r["task"] == "gcg"]
+    assert gcg["answer"] == gcg_row["conversations"][-1]["value"]
+    assert iou(gcg["masks"][0], coco.decode(gcg_row["masks"][0])) == 1.0
+    # Our own ingest reads the files back to the same samples too.
     again = tmp_path / "again"
-    ingest("mgsc", out / "mgsc.json", out / "images", again, progress=False)
-    ingest("grandf", out / "gcg.json", out / "images", again, progress=False)
-    original = DatasetDir(exported).read("segcap").to_pylist()
+    annotations = out / "MGLMM_gcg_new" / "annotations"
+    merged = [r for f in sorted(annotations.glob("*.json")) for r in json.loads(f.read_text())]
+    write_json(tmp_path / "merged.json", merged)
+    ingest("mgsc", tmp_path / "merged.json", out / "SegmentAnything" / "imgs", again, progress=False)
+    ingest("grandf", out / "GranDf/annotations/train/GranDf_HA_GCG_train.json",
+           out / "GranDf/GranDf_HA_images/train", again, progress=False)
     reread = DatasetDir(again).read("segcap").to_pylist()
     key = lambda r: (r["image_id"], r["task"], r["granularity"])  # noqa: E731
-    assert [(r["conversations"], r["masks"], r["mask_labels"]) for r in sorted(original, key=key)] == [
+    assert [(r["conversations"], r["masks"], r["mask_labels"]) for r in sorted(rows, key=key)] == [
         (r["conversations"], r["masks"], r["mask_labels"]) for r in sorted(reread, key=key)]
+
+
+def test_a_phrase_grounded_twice_keeps_two_groundings(exported: Path, tmp_path: Path):
+    source = DatasetDir(exported)
+    work = DatasetDir(tmp_path / "twice")
+    (gcg_row,) = [r for r in source.read("segcap").to_pylist() if r["task"] == "gcg"]
+    left, right = blob(H, W, (0, 0, 20, 20)), blob(H, W, (40, 20, 60, 40))
+    answer = "<p> A cat </p> [SEG] watches <p> A cat </p> [SEG]."
+    gcg_row.update(conversations=[gcg_row["conversations"][0], {"from": "gpt", "value": answer}],
+                   masks=[coco_rle(left), coco_rle(right)], mask_labels=["A cat", "A cat"],
+                   phrase_spans=[[4, 9], [34, 39]], segment_ids=["s1", "s2"])
+    for config, rows in (("images", source.read("images").to_pylist()), ("segcap", [gcg_row])):
+        writer = work.shard_writer(config, "test")
+        writer.write(table_from_rows(config, rows))
+        writer.close()
+    report = export_mglmm(work.path, tmp_path / "out")
+    assert report.counters["gcg_repeated_phrases_kept_apart"] == 1
+    (sample,) = grandf_gcg_reader(tmp_path / "out")
+    assert sample["answer"] == answer and sample["answer"].count("[SEG]") == 2
+    assert iou(sample["masks"][0], left) == 1.0 and iou(sample["masks"][1], right) == 1.0
