@@ -24,6 +24,7 @@ from annotators.describe.evidence import (
     InstanceEvidence,
     camera_motion,
     colour_names,
+    is_person,
     normalised_box,
     position_words,
     size_word,
@@ -31,6 +32,41 @@ from annotators.describe.evidence import (
 )
 from annotators.describe.rows import RowMaker
 from annotators.describe.visual import bounded, box_core, crop
+
+# LG-MOT's person attributes (gender, shirt colour, pants colour) from box evidence. Rows of the
+# box, as fractions of its height, where a standing pedestrian's torso and legs are; the central
+# half of the width keeps most background out. A colour is named only when it clearly dominates
+# the region over all sampled boxes; otherwise "unknown". Gender needs a model: always "unknown".
+TORSO_ROWS, LEGS_ROWS = (0.2, 0.5), (0.55, 0.9)
+MIN_CLOTHING_SHARE = 0.5
+MIN_REGION_PIXELS = 30
+UNKNOWN = "unknown"
+
+
+def body_region(bbox: list[float], shape: tuple[int, int], rows: tuple[float, float]) -> np.ndarray:
+    height, width = shape
+    x, y, w, h = bbox
+    mask = np.zeros((height, width), dtype=bool)
+    x0, x1 = int(max(0, x + w / 4)), int(min(width, x + 3 * w / 4))
+    y0, y1 = int(max(0, y + rows[0] * h)), int(min(height, y + rows[1] * h))
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def clothing_colour(boxes: list[dict], frames: dict[str, np.ndarray], rows: tuple[float, float]) -> str:
+    pixels = [frames[b["image_id"]][body_region(list(b["bbox"]), frames[b["image_id"]].shape[:2], rows)]
+              for b in boxes]
+    stacked = np.concatenate(pixels) if pixels else np.zeros((0, 3), np.uint8)
+    if len(stacked) < MIN_REGION_PIXELS:
+        return UNKNOWN
+    named = colour_names(stacked[None], np.ones((1, len(stacked)), dtype=bool), max_colours=1)
+    return named[0][0] if named and named[0][1] >= MIN_CLOTHING_SHARE else UNKNOWN
+
+
+def person_attributes(boxes: list[dict], frames: dict[str, np.ndarray]) -> list[dict]:
+    return [{"name": "gender", "value": UNKNOWN},
+            {"name": "shirt_color", "value": clothing_colour(boxes, frames, TORSO_ROWS)},
+            {"name": "pants_color", "value": clothing_colour(boxes, frames, LEGS_ROWS)}]
 
 
 def evenly(items: list, k: int) -> list:
@@ -83,21 +119,24 @@ class VideoDescriber:
                                        ", ".join(sorted(missing))[:500]))
                 continue
             jobs.append(self._scene_job(plan, frames))
-            owners.append((plan, None))
+            owners.append((plan, None, []))
             for track_id in plan.tracks:
                 evidence = self._track_evidence(plan, track_id, frames)
                 jobs.append(self._track_job(plan, track_id, evidence, frames))
-                owners.append((plan, evidence))
+                person = (person_attributes(plan.samples[track_id], frames)
+                          if is_person(evidence.category) else [])
+                owners.append((plan, evidence, person))
         answers = ask_all(self.backend, jobs, max_retries=self.max_retries, fallback=self.fallback)
-        for (plan, evidence), answer in zip(owners, answers, strict=True):
+        for (plan, evidence, person), answer in zip(owners, answers, strict=True):
             ref = f"scene:{plan.video_id}" if evidence is None else f"track:{plan.video_id}:{evidence.target_id}"
             if not answer.ok:
                 result.rejects.append((ref, "unusable_model_answer", f"{answer.problem}: {answer.raw}"))
             elif evidence is None:
                 result.descriptions.append(self.rows.scene(answer, video_id=plan.video_id))
             else:
-                result.descriptions.append(self.rows.instance(answer, evidence, video_id=plan.video_id,
-                                                              scope="track"))
+                row = self.rows.instance(answer, evidence, video_id=plan.video_id, scope="track")
+                row["attributes"].extend(person)
+                result.descriptions.append(row)
         return result
 
     def _scene_job(self, plan: VideoPlan, frames: dict[str, np.ndarray]) -> Job:

@@ -1,4 +1,4 @@
-"""`segcap export DIR --out OUT [--format parquet|mglmm|unsamv2]`."""
+"""`segcap export DIR --out OUT [--format parquet|mglmm|unsamv2|lgmot [--text-model M]]`."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ def register(app: typer.Typer) -> None:
         path: Annotated[Path, typer.Argument(help="dataset directory to export")],
         out: Annotated[Path, typer.Option("--out", help="output directory (replaced atomically)")],
         format: Annotated[str, typer.Option(
-            "--format", help="parquet (HF dataset dir) | mglmm (MGSC/GCG JSON + images) | unsamv2 (COCO JSON per image)")] = "parquet",
+            "--format", help="parquet (HF dataset dir) | mglmm (MGSC/GCG JSON + images) | unsamv2 (COCO JSON per image) | "
+            "lgmot (CLIP text embeddings per MOT sequence)")] = "parquet",
         max_rows: Annotated[int, typer.Option("--max-rows-per-shard", min=1)] = 20_000,
         max_mb: Annotated[int, typer.Option("--max-mb-per-shard", min=1)] = 256,
         no_embed: Annotated[bool, typer.Option(
             "--no-embed", help="keep path-only images as paths")] = False,
+        text_model: Annotated[str | None, typer.Option(
+            "--text-model", help="lgmot: CLIP model folder or hub id for the text embeddings")] = None,
     ) -> None:
         """Write bounded Parquet shards + README card + schema.json + stats.json, atomically."""
         from pipelines.commands.common import console, existing_dataset, fail
@@ -54,5 +57,20 @@ def register(app: typer.Typer) -> None:
             except ExportError as exc:
                 fail(str(exc))
             console.print(report.summary_line())
+        elif format == "lgmot":
+            from annotators.clip_text import ClipModelError
+            from pipelines.export import ExportError
+            from pipelines.exports.lgmot import export_lgmot
+
+            if not text_model:
+                fail("--format lgmot needs --text-model (a CLIP folder or hub id, e.g. "
+                     "openai/clip-vit-base-patch32)")
+            try:
+                report = export_lgmot(path, out, text_model)
+            except ExportError as exc:
+                fail(str(exc))
+            except ClipModelError as exc:
+                fail(f"--text-model: {exc}", 1)
+            console.print(report.summary_line())
         else:
-            fail(f"--format {format!r} is not one of: parquet, mglmm, unsamv2")
+            fail(f"--format {format!r} is not one of: parquet, mglmm, unsamv2, lgmot")
