@@ -39,6 +39,9 @@ class ImageStore:
         self.image_format = image_format
         self._locations = self._index(dataset)
         self._read_group = lru_cache(maxsize=4)(self._read_row_group)
+        # Items of one image usually come together (the pairs of an image are stored together):
+        # decoding is the cost, so the last decoded images are kept and handed out as copies.
+        self._decoded = lru_cache(maxsize=4)(self._decode)
 
     @staticmethod
     def _index(dataset: DatasetDir) -> dict[str, tuple[Path, int, int]]:
@@ -55,7 +58,7 @@ class ImageStore:
     def _read_row_group(path: Path, group: int):
         return pq.ParquetFile(path).read_row_group(group, columns=["image"])
 
-    def get(self, image_id: str):
+    def _decode(self, image_id: str):
         from PIL import Image
 
         try:
@@ -65,7 +68,10 @@ class ImageStore:
         value = self._read_group(path, group).column("image")[row].as_py()
         if value["bytes"] is None:
             raise ValueError(f"image {image_id} has no embedded bytes (export with embedding on)")
-        image = Image.open(io.BytesIO(value["bytes"])).convert("RGB")
+        return Image.open(io.BytesIO(value["bytes"])).convert("RGB")
+
+    def get(self, image_id: str):
+        image = self._decoded(image_id).copy()  # a copy: callers may change it in place
         if self.image_format == "pil":
             return image
         import numpy as np
