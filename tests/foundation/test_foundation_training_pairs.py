@@ -93,6 +93,8 @@ def test_items_match_source_rows_and_crowd_is_ignored(pairs_dir: Path):
     crowd = _box(30, 40, 0, 10) | _box(0, 5, 50, 60)
     assert torch.equal(first["ignore_mask"], torch.from_numpy(crowd.astype(np.uint8)))
     assert dataset[2]["ignore_mask"].sum() == 0  # image b has no crowd region
+    first["image"].paste((1, 2, 3), (0, 0, 10, 10))  # a cached image is handed out as a copy
+    assert dataset[0]["image"].getpixel((0, 0)) != (1, 2, 3)
     graco = GranularityPairsTorchDataset(pairs_dir, definition="graco", image_format="tensor")
     assert len(graco) == 1 and graco[0]["granularity"].item() == pytest.approx(0.2)
     assert graco[0]["image"].shape == (3, H, W) and graco[0]["image"].dtype == torch.uint8
