@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from pipelines.dataset_dir import DatasetDir
+from pipelines.exports.common import has_column
 from pipelines.training import ImageStore, _TorchDataset, image_size
 from schemas import masks
 
@@ -50,7 +51,7 @@ class GranularityPairsTorchDataset(_TorchDataset):
         self.crowd = self._crowd_masks()
 
     def _crowd_masks(self) -> dict[str, list[dict]]:
-        if not self.dataset.has("segments"):
+        if not has_column(self.dataset, "segments", "is_crowd"):
             return {}
         segments = self.dataset.read("segments", ["image_id", "mask", "is_crowd"])
         crowd = segments.filter(pc.fill_null(segments.column("is_crowd"), False))

@@ -53,6 +53,14 @@ class ExportReport:
                 f"{len(self.rejects)} rejected{reasons}{extra}")
 
 
+def has_column(dataset: DatasetDir, config: str, column: str) -> bool:
+    """Whether every shard of a config has the column (older shards predate `is_crowd`)."""
+    import pyarrow.parquet as pq
+
+    paths = dataset.shard_paths(config)
+    return bool(paths) and all(column in pq.read_schema(p).names for p in paths)
+
+
 def source_dataset(src: str | Path, out: str | Path, needs: tuple[str, ...]) -> DatasetDir:
     dataset, target = DatasetDir(src), Path(out)
     if not dataset.path.is_dir():

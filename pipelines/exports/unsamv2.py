@@ -33,7 +33,13 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from pipelines.export import ExportError
-from pipelines.exports.common import ExportReport, image_bytes, source_dataset, staged_output
+from pipelines.exports.common import (
+    ExportReport,
+    has_column,
+    image_bytes,
+    source_dataset,
+    staged_output,
+)
 
 PAIR_COLUMNS = ["image_id", "instance_id", "segment_id", "point", "mask", "granularity",
                 "granularity_def", "is_part", "mask_source"]
@@ -43,7 +49,7 @@ BATCH_ROWS = 4096
 
 
 def _crowd_segments(dataset) -> set[str]:
-    if not dataset.has("segments"):
+    if not has_column(dataset, "segments", "is_crowd"):
         return set()
     crowd = set()
     for batch in dataset.iter_batches("segments", BATCH_ROWS, ["segment_id", "is_crowd"]):

@@ -122,3 +122,13 @@ def test_dataloader_batches_mined_pairs(tmp_path: Path):
 def test_reader_errors(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="granularity_pairs"):
         GranularityPairsTorchDataset(tmp_path)
+
+
+def test_segments_written_before_is_crowd_existed_mean_no_ignore_region(pairs_dir: Path):
+    import pyarrow.parquet as pq
+
+    dataset = DatasetDir(pairs_dir)
+    for path in dataset.shard_paths("segments"):  # rewrite the shard as an older writer would
+        pq.write_table(pq.read_table(path).drop_columns(["is_crowd"]), path)
+    reader = GranularityPairsTorchDataset(pairs_dir, definition="unsamv2")
+    assert reader.crowd == {} and reader[0]["ignore_mask"].sum() == 0
