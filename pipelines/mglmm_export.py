@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pipelines.answers import answer_text
 from pipelines.dataset_dir import DatasetDir
+from pipelines.export import ExportError
 from pipelines.exports.common import ExportReport, image_bytes, source_dataset, staged_output
 from schemas.grounding import parse_grounded
 
@@ -126,23 +127,31 @@ def export_mglmm(export_dir: str | Path, out: str | Path) -> ExportReport:
                 gcg.append(_gcg_record(row, answer, plain, spans, report))
             else:
                 report.counters["rows_without_masks_skipped"] += 1
+    if not mgsc and not gcg:
+        raise ExportError(f"{dataset.path} has no `segcap` row with masks to convert "
+                          f"({report.rows_in} rows read)")
     with staged_output(out, report) as staging:
-        mgsc_names = _write_images(dataset, {r["image_id"] for r in mgsc}, staging / MGSC_IMAGES, report)
-        gcg_names = _write_images(dataset, {r["image_id"] for r in gcg}, staging / GCG_IMAGES, report)
         per_image: dict[str, list[dict]] = {}
-        for record in mgsc:
-            image_id = record.pop("image_id")
-            if image_id in mgsc_names:
-                per_image.setdefault(image_id, []).append({"file_name": mgsc_names[image_id], **record})
-        annotations = staging / MGSC_DIR / "annotations"
-        annotations.mkdir(parents=True, exist_ok=True)
-        for image_id, records in per_image.items():
-            (annotations / f"{image_id}.json").write_text(json.dumps(records))
-        (staging / MGSC_DIR / MGSC_SPLIT).write_text("".join(f"{i}.json\n" for i in sorted(per_image)))
-        kept_gcg = [{"file_name": gcg_names[r.pop("image_id")], **r} for r in gcg
-                    if r["image_id"] in gcg_names]
-        (staging / GCG_FILE).parent.mkdir(parents=True, exist_ok=True)
-        (staging / GCG_FILE).write_text(json.dumps(kept_gcg))
-        report.outputs.update({"mgsc": sum(map(len, per_image.values())), "gcg": len(kept_gcg),
-                               "images": len(mgsc_names) + len(gcg_names)})
+        mgsc_names: dict[str, str] = {}
+        gcg_names: dict[str, str] = {}
+        if mgsc:  # only the layouts that have samples are written
+            mgsc_names = _write_images(dataset, {r["image_id"] for r in mgsc}, staging / MGSC_IMAGES, report)
+            for record in mgsc:
+                image_id = record.pop("image_id")
+                if image_id in mgsc_names:
+                    per_image.setdefault(image_id, []).append({"file_name": mgsc_names[image_id], **record})
+            annotations = staging / MGSC_DIR / "annotations"
+            annotations.mkdir(parents=True, exist_ok=True)
+            for image_id, records in per_image.items():
+                (annotations / f"{image_id}.json").write_text(json.dumps(records))
+            (staging / MGSC_DIR / MGSC_SPLIT).write_text("".join(f"{i}.json\n" for i in sorted(per_image)))
+        kept_gcg = []
+        if gcg:
+            gcg_names = _write_images(dataset, {r["image_id"] for r in gcg}, staging / GCG_IMAGES, report)
+            kept_gcg = [{"file_name": gcg_names[r.pop("image_id")], **r} for r in gcg
+                        if r["image_id"] in gcg_names]
+            (staging / GCG_FILE).parent.mkdir(parents=True, exist_ok=True)
+            (staging / GCG_FILE).write_text(json.dumps(kept_gcg))
+        report.outputs.update({"mgsc": sum(map(len, per_image.values())), "gcg": len(kept_gcg)})
+        report.outputs["images"] = len(mgsc_names) + len(gcg_names)
     return report
