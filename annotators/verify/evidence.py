@@ -16,23 +16,26 @@ from schemas.masks import decode
 
 _NAMES = list(COLOUR_PROTOTYPES)
 _PROTOTYPES_LAB = rgb2lab(np.array([list(COLOUR_PROTOTYPES.values())], dtype=np.uint8))[0]
-MAX_COLOUR_SAMPLES = 20_000
 
 
-def colour_shares(pixels: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """Share of the masked pixels nearest (in CIELAB) to each colour prototype.
+def colour_index(pixels: np.ndarray) -> np.ndarray:
+    """Per pixel, the index of the nearest colour prototype in CIELAB (the rule of
+    `evidence.colour_names`), computed once per image so each phrase's colour check is a count."""
+    lab = rgb2lab(pixels[..., :3].astype(np.uint8)).reshape(-1, 3).astype(np.float32)
+    nearest = np.empty(len(lab), dtype=np.uint8)
+    for start in range(0, len(lab), 65_536):  # bounded temporary: chunk x prototypes x 3
+        chunk = lab[start:start + 65_536]
+        nearest[start:start + len(chunk)] = np.argmin(
+            ((chunk[:, None, :] - _PROTOTYPES_LAB[None].astype(np.float32)) ** 2).sum(-1), axis=1)
+    return nearest.reshape(pixels.shape[:2])
 
-    The same nearest-prototype rule as `evidence.colour_names`, but every share is returned, so a
-    claimed colour can be checked even when it is not among the dominant ones.
-    """
-    values = pixels[mask]
-    if len(values) == 0:
+
+def colour_shares(index: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Share of the masked pixels nearest to each colour prototype."""
+    picked = index[mask]
+    if picked.size == 0:
         return {}
-    if len(values) > MAX_COLOUR_SAMPLES:  # fixed stride: deterministic and bounded
-        values = values[:: len(values) // MAX_COLOUR_SAMPLES + 1]
-    lab = rgb2lab(values[None, :, :3].astype(np.uint8))[0]
-    nearest = np.argmin(((lab[:, None, :] - _PROTOTYPES_LAB[None]) ** 2).sum(-1), axis=1)
-    counts = np.bincount(nearest, minlength=len(_NAMES)) / len(nearest)
+    counts = np.bincount(picked, minlength=len(_NAMES)) / picked.size
     return {name: float(share) for name, share in zip(_NAMES, counts, strict=True)}
 
 
@@ -57,6 +60,12 @@ class ImageEvidence:
         for s in self.segments:
             if s.get("parent_id"):
                 self.children.setdefault(s["parent_id"], []).append(s["segment_id"])
+
+    @property
+    def colours(self) -> np.ndarray:
+        if "_colour_index" not in self.__dict__:
+            self.__dict__["_colour_index"] = colour_index(self.pixels)
+        return self.__dict__["_colour_index"]
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -57,7 +57,7 @@ def colour(sample: dict, image: ImageEvidence, rng: np.random.Generator):
         return None
     phrase = phrases[rng.integers(len(phrases))]
     mask = decode(sample["masks"][phrase.index]).astype(bool)
-    shares = colour_shares(image.pixels, mask)
+    shares = colour_shares(image.colours, mask)
     absent = sorted(c for c, s in shares.items() if s < 0.01)
     if not absent:
         return None

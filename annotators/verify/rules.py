@@ -34,11 +34,11 @@ def combine(checks: list[tuple[str, bool | None, str]]) -> Verdict:
     return Verdict("unsure", None, "nothing in the text could be checked against the evidence")
 
 
-def check_colours(text: str, pixels: np.ndarray, mask: np.ndarray) -> list:
+def check_colours(text: str, image: ImageEvidence, mask: np.ndarray) -> list:
     claimed = words.colour_words(text)
     if not claimed:
         return []
-    shares = colour_shares(pixels, mask)
+    shares = colour_shares(image.colours, mask)
     out = []
     for colour in claimed:
         share = shares.get(colour, 0.0)
@@ -73,7 +73,7 @@ def check_position(text: str, mask: np.ndarray) -> list:
 
 def check_category(text: str, mask: np.ndarray, segment_id: str | None,
                    image: ImageEvidence, vocabulary: list[str]) -> list:
-    named = [c for c in vocabulary if words.mentions(text, c)]
+    named = words.mentioned(text, vocabulary)
     if not named:
         return []
     related = image.related_categories(segment_id)
@@ -118,7 +118,7 @@ def verify_region(text: str, context: str, mask: np.ndarray, segment_id: str | N
     if not mask.any():
         return Verdict("fail", 0.0, "the mask is empty: the phrase grounds nothing", ("mask",))
     height, width = image.shape
-    checks = (check_colours(text, image.pixels, mask)
+    checks = (check_colours(text, image, mask)
               + check_size(text, int(mask.sum()), height * width)
               + check_position(context, mask)
               + check_category(text, mask, segment_id, image, vocabulary))

@@ -79,7 +79,7 @@ class RulesRunner:
                                    image, self.vocabulary)
 
     def _track(self, text: str, categories: set[str]) -> Verdict:
-        named = [c for c in self.vocabulary if words.mentions(text, c)]
+        named = words.mentioned(text, self.vocabulary)
         checks = [("category", c in categories,
                    f"names {c}; the track's boxes are {', '.join(sorted(categories)) or 'unlabelled'}")
                   for c in named if categories]

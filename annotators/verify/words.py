@@ -8,6 +8,7 @@ the image). Words outside every lexicon are not checked, so they can never cause
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from annotators.describe.evidence import COLOUR_PROTOTYPES
 
@@ -66,14 +67,25 @@ def singular(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=4096)
+def _category_words(category: str) -> tuple[str, ...]:
+    return tuple(singular(w) for w in category_text(category).split())
+
+
+def _contains(words: list[str], wanted: tuple[str, ...]) -> bool:
+    n = len(wanted)
+    return bool(n) and any(tuple(words[i:i + n]) == wanted for i in range(len(words) - n + 1))
+
+
 def mentions(text: str, category: str) -> bool:
     """Whether `text` names `category` (whole words, singular or plural)."""
-    wanted = [singular(w) for w in category_text(category).split()]
-    if not wanted:
-        return False
-    words = [singular(t) for t in tokens(text)]
-    n = len(wanted)
-    return any(words[i:i + n] == wanted for i in range(len(words) - n + 1))
+    return _contains([singular(t) for t in tokens(text)], _category_words(category))
+
+
+def mentioned(text: str, vocabulary: list[str]) -> list[str]:
+    """The vocabulary categories `text` names (the text is read once)."""
+    found = [singular(t) for t in tokens(text)]
+    return [c for c in vocabulary if _contains(found, _category_words(c))]
 
 
 def counted_categories(sentence: str, vocabulary: list[str]) -> dict[str, int]:
