@@ -50,5 +50,26 @@ def render_card(title: str, counts: dict[str, int], stats: dict) -> str:
                 f"| {name} | {entry.get('rows_in', 0):,} | {entry.get('rows_out', 0):,} "
                 f"| {rejected:,} | {entry.get('seconds', 0):.1f} |"
             )
+    lines += _verification_lines(stages)
     lines += ["", "Masks are COCO compressed RLE (`pycocotools.mask.decode`); see schema.json.", ""]
     return "\n".join(lines)
+
+
+def _verification_lines(stages: dict) -> list[str]:
+    """Pass / fail / unsure per verify step, from the counters it recorded in stats.json."""
+    rows = []
+    for name, entry in stages.items():
+        counters = entry.get("counters") or {}
+        if any(k.startswith("verify_") for k in counters):
+            failed = {k.removeprefix("verify_fail_"): v for k, v in counters.items()
+                      if k.startswith("verify_fail_")}
+            rows.append(f"| {name} | {counters.get('verify_pass', 0):,} | "
+                        f"{counters.get('verify_fail', 0):,} | {counters.get('verify_unsure', 0):,} | "
+                        + (", ".join(f"{k} {v:,}" for k, v in sorted(failed.items())) or "-") + " |")
+    if not rows:
+        return []
+    return ["", "## Verification", "",
+            "Every grounded phrase and description was checked against its mask "
+            "(`segcap verify`); the verdicts are in the `verification` column.", "",
+            "| step | pass | fail | unsure | failed checks |", "| --- | ---: | ---: | ---: | --- |",
+            *rows]

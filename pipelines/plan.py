@@ -31,6 +31,8 @@ STAGE_CLASSES = {
     "score": "pipelines.score:ScoreStage",
     "select": "pipelines.select:SelectStage",
     "dedup": "pipelines.dedup:DedupStage",
+    "verify": "pipelines.verify:VerifyStage",
+    "verify_descriptions": "pipelines.verify:VerifyDescriptionsStage",
 }
 MODEL_BACKENDS = {"transformers", "openai", "vllm"}
 

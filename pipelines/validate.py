@@ -25,6 +25,7 @@ from schemas.contract import (
     SCHEMA_VERSION,
     SCOPES,
     TASKS,
+    VERDICTS,
     arrow_schema,
 )
 from schemas.grounding import alignment_problems
@@ -52,6 +53,7 @@ class ValidationReport:
     path: Path
     violations: list[Violation] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    verdicts: Counter = field(default_factory=Counter)  # verification verdicts, all configs
 
     @property
     def ok(self) -> bool:
@@ -207,6 +209,19 @@ class _RowChecker:
 
     def _descriptions(self, row: dict, ref: str) -> None:
         self._ref("descriptions", "images", row["image_id"], ref, "image_id", nullable=True)
+        self._verification("descriptions", row.get("verification"), 1, ref)
+
+    def _verification(self, config: str, entries: list | None, expected: int, ref: str) -> None:
+        """Verdicts from `segcap verify`: one per phrase (segcap) or description, in the domain."""
+        if entries is None:
+            return
+        if len(entries) != expected:
+            self.report.add("verification", config,
+                            f"{ref}: {len(entries)} verdicts for {expected} checked items")
+        for entry in entries:
+            if entry["verdict"] not in VERDICTS:
+                self.report.add("verification", config, f"{ref}: verdict {entry['verdict']!r}")
+            self.report.verdicts[entry["verdict"]] += 1
 
     def _instructions(self, row: dict, ref: str) -> None:
         self._ref("instructions", "images", row["image_id"], ref, "image_id", nullable=True)
@@ -221,6 +236,7 @@ class _RowChecker:
         for problem in alignment_problems(answer, len(row["masks"]), len(row["mask_labels"]),
                                           row["phrase_spans"]):
             self.report.add("grounding", "segcap", f"{ref}: {problem}")
+        self._verification("segcap", row.get("verification"), len(row["masks"]), ref)
 
 
 def render_report(report: ValidationReport, console) -> None:
@@ -229,6 +245,9 @@ def render_report(report: ValidationReport, console) -> None:
 
     counts = ", ".join(f"{c} {n:,}" for c, n in report.counts.items()) or "no configs"
     console.print(f"[bold]{report.path}[/]: {counts}")
+    if report.verdicts:
+        console.print("verification: " + ", ".join(
+            f"{report.verdicts.get(v, 0):,} {v}" for v in VERDICTS))
     if report.ok:
         console.print("[green]valid[/]: every check passed")
         return

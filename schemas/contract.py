@@ -112,6 +112,16 @@ VERIFICATION = ListOf(
     )
 )
 
+# Exhaustivity of a caption meant to describe everything (root / panoptic / gcg); null otherwise.
+COVERAGE = StructOf(
+    (
+        Column("image_share", FLOAT32, doc="share of the image inside the caption's masks"),
+        Column("instance_share", FLOAT32, nullable=True,
+               doc="share of the instances (subtree: of the object's parts) at least half covered"),
+        Column("uncovered", ListOf(STRING), doc="largest uncovered instances, segment ids"),
+    )
+)
+
 CONFIGS: dict[str, tuple[Column, ...]] = {
     "images": (
         Column("image_id", STRING, doc="stable: sha256 of the encoded image bytes, first 16 hex"),
@@ -184,6 +194,7 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("provenance", PROVENANCE),
         SOURCE_ID,
         Column("verification", VERIFICATION, nullable=True),
+        Column("coverage", COVERAGE, nullable=True),
     ),
     "instructions": (
         Column("sample_id", STRING),

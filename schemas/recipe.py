@@ -18,6 +18,7 @@ from schemas.options.ingest import IngestOptions
 from schemas.options.language import DescribeOptions
 from schemas.options.masks import MineOptions
 from schemas.options.scoring import DedupOptions, ScoreOptions, SelectOptions
+from schemas.options.verify import VerifyOptions
 
 STEP_ID = r"^[a-z][a-z0-9_]*$"  # no '-': step ids prefix shard names, '-' separates the parts
 
@@ -81,7 +82,18 @@ class DedupStep(StepBase):
     options: DedupOptions = Field(default_factory=DedupOptions)
 
 
-StepSpec = Annotated[MineStep | DescribeStep | ScoreStep | SelectStep | DedupStep, Field(discriminator="stage")]
+class VerifyStep(StepBase):
+    stage: Literal["verify"]
+    options: VerifyOptions = Field(default_factory=VerifyOptions)
+
+
+class VerifyDescriptionsStep(StepBase):
+    stage: Literal["verify_descriptions"]
+    options: VerifyOptions = Field(default_factory=VerifyOptions)
+
+
+StepSpec = Annotated[MineStep | DescribeStep | ScoreStep | SelectStep | DedupStep | VerifyStep
+                     | VerifyDescriptionsStep, Field(discriminator="stage")]
 
 
 class Backend(Strict):
@@ -183,7 +195,8 @@ def _place(loc: tuple, marks: dict[tuple, int]) -> tuple[str, int | None]:
     for part in loc:
         if (*path, part) in marks:
             path = (*path, part)
-        elif isinstance(part, str) and part in {"mine", "score", "select", "dedup", "describe"}:
+        elif isinstance(part, str) and part in {"mine", "score", "select", "dedup", "describe", "verify",
+                                                   "verify_descriptions"}:
             continue  # the discriminator tag pydantic inserts for tagged unions
         else:
             return ".".join(map(str, (*path, part))), marks.get(path)

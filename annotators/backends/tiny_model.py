@@ -91,3 +91,33 @@ def build_tiny_llava(path: str | Path, *, seed: int = 0, image_size: int = 32, p
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+def build_tiny_clip(path: str | Path, *, seed: int = 0, image_size: int = 32, patch_size: int = 8,
+                    hidden: int = 32, layers: int = 2) -> Path:
+    """Write a loadable tiny CLIP (config, weights, processor) to `path` and return it.
+
+    Loaded with AutoModel/AutoProcessor, the same path a real CLIP or SigLIP checkpoint takes.
+    """
+    import torch
+    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTextConfig, CLIPVisionConfig
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    path = Path(path)
+    tokenizer = train_tokenizer()
+    tokenizer.padding_side = "right"
+    text = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
+                          num_hidden_layers=layers, num_attention_heads=2,
+                          max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
+                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    vision = CLIPVisionConfig(hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+                              num_attention_heads=2, image_size=image_size, patch_size=patch_size)
+    config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=hidden)
+    torch.manual_seed(seed)
+    model = CLIPModel(config).eval()
+    image_processor = CLIPImageProcessorPil(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
+    processor = CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path

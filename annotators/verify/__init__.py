@@ -1,0 +1,1 @@
+"""Verifiers: does a generated phrase or description say what its mask shows?"""

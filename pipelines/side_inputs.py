@@ -1,0 +1,48 @@
+"""Reading other configs of the dataset a stage runs on (its side inputs), by column and filter.
+
+A stage whose batches need rows of another config (the images and segments behind a caption)
+reads them here, once per batch, filtered to the batch's ids; never the whole config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from annotators.images import decode_image, read_image_bytes, resolve_inside
+
+SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "bbox", "area",
+                   "category", "mask_source", "is_crowd", "track_id"]
+
+
+def read_config(dataset_path: str | Path, config: str, columns: list[str],
+                filter_expression=None) -> pa.Table:
+    directory = Path(dataset_path) / config
+    files = sorted(directory.glob("*.parquet"))
+    if not files:
+        return pa.table({c: [] for c in columns})
+    dataset = ds.dataset(files, format="parquet")
+    present = [c for c in columns if c in dataset.schema.names]
+    return dataset.to_table(columns=present, filter=filter_expression)
+
+
+def rows_by_image(dataset_path: str | Path, config: str, columns: list[str],
+                  image_ids: list[str]) -> dict[str, list[dict]]:
+    table = read_config(dataset_path, config, columns, pc.field("image_id").isin(image_ids))
+    grouped: dict[str, list[dict]] = {}
+    for row in table.to_pylist():
+        grouped.setdefault(row["image_id"], []).append(row)
+    return grouped
+
+
+def image_pixels(row: dict, dataset_path: str | Path) -> np.ndarray:
+    """The RGB pixels of an `images` row: embedded bytes, else a path inside the dataset."""
+    image = row.get("image") or {}
+    data = image.get("bytes")
+    if data is None:
+        data = read_image_bytes(resolve_inside(dataset_path, image.get("path") or row["file_name"]))
+    return decode_image(data).pixels

@@ -1,0 +1,67 @@
+"""Builds the chosen verifier for a stage: loads its model, calibrates CLIP on the dataset."""
+
+from __future__ import annotations
+
+import pyarrow.compute as pc
+
+from annotators.verify.runners import RulesRunner
+from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
+from schemas.options.verify import VerifyOptions
+
+
+def build_verifier(settings: VerifyOptions, vocabulary: list[str], created_at: str,
+                   dataset_path: str | None) -> RulesRunner:
+    if settings.verifier == "rules":
+        return RulesRunner(vocabulary, created_at, params={"thresholds": "annotators.verify.rules"})
+    if settings.verifier == "clip":
+        return _clip(settings, vocabulary, created_at, dataset_path)
+    from annotators.backends import make_backend
+    from annotators.verify.model_runners import LmmRunner
+
+    backend = make_backend(settings.backend, model=settings.model, base_url=settings.base_url,
+                           **settings.backend_options())
+    return LmmRunner(vocabulary, created_at, backend, settings.backend, settings.model or "")
+
+
+def _clip(settings: VerifyOptions, vocabulary, created_at, dataset_path):
+    from annotators.verify.clip import ClipVerifier, calibrated_threshold
+    from annotators.verify.model_runners import ClipRunner
+
+    clip = ClipVerifier(settings.model, device=settings.device,
+                        trust_remote_code=settings.trust_remote_code, margin=settings.clip_margin)
+    if settings.clip_threshold is not None:
+        return ClipRunner(vocabulary, created_at, clip, settings.clip_threshold,
+                          settings.clip_margin, {"calibrated": False})
+    probe = ClipRunner(vocabulary, created_at, clip, -1.0, settings.clip_margin, {})
+    own = _own_similarities(probe, dataset_path, settings.calibration_samples)
+    threshold = calibrated_threshold(own, settings.calibration_quantile)
+    return ClipRunner(vocabulary, created_at, clip, threshold, settings.clip_margin,
+                      {"calibrated": True, "quantile": settings.calibration_quantile,
+                       "calibrated_on": len(own)})
+
+
+def _own_similarities(runner, dataset_path, limit: int) -> list[float]:
+    """Each phrase's similarity to its own region, over the first `limit` segcap samples."""
+    from annotators.verify.captions import grounded_phrases
+    from annotators.verify.evidence import ImageEvidence
+    from annotators.verify.runners import _mask
+
+    samples = read_config(dataset_path, "segcap", ["image_id", "conversations", "masks",
+                                                   "segment_ids"]).slice(0, limit).to_pylist()
+    ids = sorted({s["image_id"] for s in samples})
+    images = read_config(dataset_path, "images", ["image_id", "image", "file_name"],
+                         pc.field("image_id").isin(ids)).to_pylist()
+    segments = rows_by_image(dataset_path, "segments", SEGMENT_COLUMNS, ids)
+    evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, dataset_path),
+                                             segments.get(r["image_id"], [])) for r in images}
+    own = []
+    for sample in samples:
+        image = evidence.get(sample["image_id"])
+        phrases = grounded_phrases(sample)
+        masks = [_mask(sample, p.index) for p in phrases]
+        usable = [(p.text, m) for p, m in zip(phrases, masks, strict=True)
+                  if image is not None and m is not None and m.shape == image.shape and m.any()]
+        if usable:
+            sims = runner.similarities([t for t, _ in usable], [m for _, m in usable], image)
+            own.extend(float(sims[i, i]) for i in range(len(usable)))
+    return own

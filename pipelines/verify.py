@@ -1,0 +1,124 @@
+"""The verify stages: a verdict for every grounded phrase (segcap) and every description.
+
+`verify` rewrites `segcap` with a `verification` entry per phrase (the k-th phrase against the
+k-th mask) and a `coverage` record; `verify_descriptions` rewrites `descriptions` with one entry
+per description. Images and segments are read per batch, filtered to the batch's images.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from annotators.images import ImageError
+from annotators.verify.evidence import ImageEvidence, Verdict
+from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
+from pipelines.stage import Stage, StageOutput
+from pipelines.verifiers import build_verifier
+from schemas.options.verify import VerifyOptions
+
+
+class _VerifyBase(Stage):
+    options_model = VerifyOptions
+    replaces_input = True
+
+    def __init__(self, batch_size: int = 32, resources=None, **options):
+        super().__init__(batch_size, resources, **options)
+
+    def setup(self) -> None:
+        table = read_config(self.dataset_path, "segments", ["category"])
+        vocabulary = sorted({c for c in table.column("category").to_pylist() if c}) \
+            if "category" in table.column_names else []
+        created_at = self.settings.created_at or datetime.now(UTC).isoformat(timespec="seconds")
+        self.verifier = build_verifier(self.settings, vocabulary, created_at, self.dataset_path)
+
+    def _evidence(self, image_ids: list[str], output: StageOutput) -> dict[str, ImageEvidence]:
+        ids = sorted(set(i for i in image_ids if i))
+        images = read_config(self.dataset_path, "images", ["image_id", "image", "file_name"],
+                             pc.field("image_id").isin(ids)).to_pylist()
+        segments = rows_by_image(self.dataset_path, "segments", SEGMENT_COLUMNS, ids)
+        found = {}
+        for row in images:
+            try:
+                pixels = image_pixels(row, self.dataset_path)
+            except ImageError as exc:
+                output.reject(self.name, row["image_id"], exc.reason, str(exc))
+                continue
+            found[row["image_id"]] = ImageEvidence(row["image_id"], pixels,
+                                                   segments.get(row["image_id"], []))
+        return found
+
+    def _count(self, verdicts: list[Verdict], output: StageOutput) -> None:
+        counts = Counter(f"verify_{v.verdict}" for v in verdicts)
+        counts.update(f"verify_fail_{check}" for v in verdicts if v.verdict == "fail"
+                      for check in v.failed_checks)
+        counts.update(f"verify_unsure_{check}" for v in verdicts if v.verdict == "unsure"
+                      for check in v.failed_checks)
+        output.counters.update(counts)
+
+
+class VerifyStage(_VerifyBase):
+    """Verdicts for the grounded phrases of every `segcap` sample, and its coverage."""
+
+    name = "verify"
+    input_config = "segcap"
+    outputs = ("segcap",)
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        output = StageOutput()
+        rows = batch.to_pylist()
+        evidence = self._evidence([r["image_id"] for r in rows], output)
+        results = self.verifier.verify_samples(rows, evidence)
+        for row, (entries, coverage) in zip(rows, results, strict=True):
+            if row["image_id"] not in evidence:
+                output.counters["verify_no_image"] += 1
+            self._count([e["_verdict"] for e in entries], output)
+            row["verification"] = [_public(e) for e in entries]
+            row["coverage"] = coverage
+        output.add_rows("segcap", rows)
+        return output
+
+
+class VerifyDescriptionsStage(_VerifyBase):
+    """Verdicts for every scene, instance and track description."""
+
+    name = "verify_descriptions"
+    input_config = "descriptions"
+    outputs = ("descriptions",)
+
+    def process(self, batch: pa.Table) -> StageOutput:
+        output = StageOutput()
+        rows = batch.to_pylist()
+        evidence = self._evidence([r.get("image_id") for r in rows], output)
+        tracks = self._track_categories([r for r in rows if r["scope"] == "track"])
+        for row, entry in zip(rows, self.verifier.verify_descriptions(rows, evidence, tracks),
+                              strict=True):
+            self._count([entry["_verdict"]], output)
+            row["verification"] = [_public(entry)]
+        output.add_rows("descriptions", rows)
+        return output
+
+    def _track_categories(self, rows: list[dict]) -> dict[tuple, set[str]]:
+        """(video_id, track id) -> the categories its boxes carry."""
+        videos = sorted({r["video_id"] for r in rows if r.get("video_id")})
+        if not videos:
+            return {}
+        frames = read_config(self.dataset_path, "images", ["image_id", "video_id"],
+                             pc.field("video_id").isin(videos)).to_pylist()
+        video_of = {f["image_id"]: f["video_id"] for f in frames}
+        table = read_config(self.dataset_path, "segments", ["image_id", "track_id", "category"],
+                            pc.field("image_id").isin(sorted(video_of)))
+        found: dict[tuple, set[str]] = {}
+        for seg in table.to_pylist():
+            if seg.get("track_id") is not None and seg.get("category"):
+                key = (video_of[seg["image_id"]], str(seg["track_id"]))
+                found.setdefault(key, set()).add(seg["category"])
+        return found
+
+
+def _public(entry: dict) -> dict:
+    return {k: v for k, v in entry.items() if not k.startswith("_")}
+

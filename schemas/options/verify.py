@@ -1,0 +1,56 @@
+"""Options of the verify stages: which verifier, its model, and its thresholds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Verifier = Literal["rules", "clip", "lmm"]
+
+
+class VerifyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verifier: Verifier = "rules"
+    # clip: a CLIP or SigLIP model (local folder or hub id); lmm: the judge model.
+    model: str | None = None
+    backend: Literal["transformers", "openai", "vllm"] | None = None  # lmm only
+    base_url: str | None = None  # lmm + openai
+    api_key_env: str = "OPENAI_API_KEY"
+    device: str = "cpu"
+    trust_remote_code: bool = False
+    timeout_s: float = Field(60.0, gt=0)
+    concurrency: int = Field(8, ge=1)
+    # clip: a fixed threshold, or None to calibrate on the dataset (its own-phrase similarities'
+    # `calibration_quantile`, over up to `calibration_samples` samples); recorded in provenance.
+    clip_threshold: float | None = None
+    calibration_quantile: float = Field(0.05, gt=0.0, lt=1.0)
+    calibration_samples: int = Field(256, ge=1)
+    clip_margin: float = Field(0.0, ge=0.0)
+    created_at: str | None = None  # pinned provenance time (the planner sets it per step)
+
+    @model_validator(mode="after")
+    def _needs(self) -> VerifyOptions:
+        if self.verifier == "clip" and not self.model:
+            raise ValueError("the clip verifier needs `model`: a local folder or hub id of a "
+                             "CLIP or SigLIP model")
+        if self.verifier == "lmm":
+            if self.backend is None:
+                self.backend = "openai" if self.base_url else "transformers"
+            if self.backend != "openai" and not self.model:
+                raise ValueError(f"the lmm verifier with the {self.backend} backend needs `model`")
+            if self.backend == "openai" and not self.base_url:
+                raise ValueError("the lmm verifier with the openai backend needs `base_url`")
+        elif self.backend is not None:
+            raise ValueError(f"`backend` is for the lmm verifier, not {self.verifier}")
+        return self
+
+    def backend_options(self) -> dict:
+        sampling = {"max_new_tokens": 2, "temperature": 0.0}
+        if self.backend == "transformers":
+            return {**sampling, "device": self.device, "trust_remote_code": self.trust_remote_code}
+        if self.backend == "openai":
+            return {**sampling, "api_key_env": self.api_key_env, "concurrency": self.concurrency,
+                    "timeout_s": self.timeout_s}
+        return {**sampling, "trust_remote_code": self.trust_remote_code}

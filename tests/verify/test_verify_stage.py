@@ -1,0 +1,93 @@
+"""`segcap verify` end to end: verdicts in the contract, counted, validated, carded, gated."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.validate import validate_dataset
+from schemas.contract import VERDICTS
+
+from .conftest import described_dataset
+
+runner = CliRunner()
+
+
+def read(dataset, config):
+    return pq.read_table(sorted((dataset.path / config).glob("*.parquet"))).to_pylist()
+
+
+def test_verify_writes_a_verdict_per_phrase_and_description(tmp_path):
+    dataset = described_dataset(tmp_path / "data", seeds=(0, 1))
+    before = {r["sample_id"]: r for r in read(dataset, "segcap")}
+    result = runner.invoke(app, ["verify", str(dataset.path)])
+    assert result.exit_code == 0, result.output
+    after = read(dataset, "segcap")
+    assert {r["sample_id"] for r in after} == set(before)
+    for row in after:
+        assert row["conversations"] == before[row["sample_id"]]["conversations"]
+        assert len(row["verification"]) == len(row["masks"])
+        assert {e["verdict"] for e in row["verification"]} <= set(VERDICTS)
+        assert all(e["verifier"] == "rules" and e["provenance"]["annotator"] == "verify-rules"
+                   for e in row["verification"])
+    assert all(len(r["verification"]) == 1 for r in read(dataset, "descriptions"))
+    stats = json.loads((dataset.path / "stats.json").read_text())["stages"]
+    counters = stats["verify"]["counters"]
+    phrases = sum(len(r["masks"]) for r in after)
+    assert sum(counters.get(f"verify_{v}", 0) for v in VERDICTS) == phrases
+    assert counters.get("verify_fail", 0) == 0  # template captions of ground truth are right
+    report = validate_dataset(dataset.path)
+    assert report.ok, report.violations
+    assert sum(report.verdicts.values()) == phrases + len(read(dataset, "descriptions"))
+    assert "## Verification" in (dataset.path / "README.md").read_text()
+
+
+def test_max_fail_share_turns_failures_into_a_failing_exit(tmp_path):
+    dataset = described_dataset(tmp_path / "data", seeds=(0,))
+    rows = read(dataset, "segcap")
+    # a caption that says every region is pink: the colour checks fail
+    for row in rows:
+        for turn in row["conversations"]:
+            if turn["from"] == "gpt":
+                for colour in ("grey", "black", "purple", "brown", "blue", "orange", "red",
+                               "green", "cyan", "yellow", "white"):
+                    turn["value"] = turn["value"].replace(f" {colour} ", " pink ")
+    from schemas.contract import table_from_rows
+
+    dataset.remove_shards("segcap", "describe")
+    writer = dataset.shard_writer("segcap", "describe")
+    writer.write(table_from_rows("segcap", rows))
+    writer.close()
+    dataset.finalize()
+    result = runner.invoke(app, ["verify", str(dataset.path), "--max-fail-share", "0.05"])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert "failed" in output and "--max-fail-share" in output and "Traceback" not in output
+    counters = json.loads((dataset.path / "stats.json").read_text())["stages"]["verify"]["counters"]
+    assert counters["verify_fail"] > 0 and counters["verify_fail_colour"] > 0
+
+
+def test_verify_needs_captions_or_descriptions(tmp_path):
+    result = runner.invoke(app, ["verify", str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    assert "does not exist" in " ".join(result.output.split())
+
+
+def test_recipe_step_builds_the_verify_stages(tmp_path):
+    from pipelines.dataset_dir import DatasetDir
+    from pipelines.plan import plan_run
+    from schemas.recipe import parse_recipe
+
+    (tmp_path / "imgs").mkdir()
+    recipe = parse_recipe(
+        "name: t\noutput: out\ninputs:\n  - {format: images, source: imgs}\n"
+        "stages:\n  - {stage: describe}\n  - {stage: verify}\n"
+        "  - {stage: verify_descriptions, options: {verifier: rules}}\n",
+        base_dir=tmp_path)
+    steps = plan_run(recipe, DatasetDir(tmp_path / "out"))
+    built = {s.stage_name: s.build() for s in steps}
+    assert built["verify"].input_config == "segcap" and built["verify"].replaces_input
+    assert built["verify_descriptions"].input_config == "descriptions"
