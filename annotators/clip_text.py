@@ -5,14 +5,11 @@ transformers' `CLIPTextModelWithProjection`, what `CLIPModel.get_text_features` 
 per text, in batches without gradients. A full CLIP checkpoint loads too (its vision weights are
 ignored). trust_remote_code stays off.
 
-`build_tiny_clip(path)` writes a random-weight CLIP with a character-level BPE tokenizer, built
-from config with no download, for tests and offline smoke runs: it loads through exactly the
-same `from_pretrained` path as a real checkpoint.
+Tests build a random-weight CLIP with `annotators.backends.tiny_model.build_tiny_clip`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -68,30 +65,3 @@ class ClipTextEncoder:
                 rows.append(self.model(**batch).text_embeds.float().cpu())
         return torch.cat(rows) if rows else torch.zeros((0, self.dim))
 
-
-def build_tiny_clip(path: str | Path, *, projection_dim: int = 256, hidden: int = 32, seed: int = 0) -> Path:
-    """A loadable tiny random CLIP (config, weights, tokenizer) in `path`; returns the path."""
-    import torch
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
-
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    # A character-level BPE vocabulary (no merges): every word splits into characters, the last
-    # one marked with </w>, as CLIP's tokenizer does. Enough for any lowercase ASCII sentence.
-    characters = [chr(c) for c in range(33, 127)]
-    vocab = {token: i for i, token in enumerate(
-        ["<|startoftext|>", "<|endoftext|>"] + characters + [c + "</w>" for c in characters])}
-    (path / "vocab.json").write_text(json.dumps(vocab))
-    (path / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(path / "vocab.json"), str(path / "merges.txt"), pad_token="<|endoftext|>")
-    tokenizer.save_pretrained(path)
-    torch.manual_seed(seed)
-    config = CLIPConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": hidden, "intermediate_size": 2 * hidden,
-                     "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 77,
-                     "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1},
-        vision_config={"hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": 1,
-                       "num_attention_heads": 2, "image_size": 32, "patch_size": 16},
-        projection_dim=projection_dim)
-    CLIPModel(config).save_pretrained(path)
-    return path

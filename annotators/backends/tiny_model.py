@@ -93,31 +93,41 @@ def build_tiny_llava(path: str | Path, *, seed: int = 0, image_size: int = 32, p
     return path
 
 
-def build_tiny_clip(path: str | Path, *, seed: int = 0, image_size: int = 32, patch_size: int = 8,
-                    hidden: int = 32, layers: int = 2) -> Path:
-    """Write a loadable tiny CLIP (config, weights, processor) to `path` and return it.
 
-    Loaded with AutoModel/AutoProcessor, the same path a real CLIP or SigLIP checkpoint takes.
+def build_tiny_clip(path: str | Path, *, projection_dim: int = 256, hidden: int = 32, seed: int = 0,
+                    image_size: int = 32, patch_size: int = 16) -> Path:
+    """Write a loadable tiny random CLIP (config, weights, tokenizer, image processor) to `path`.
+
+    Loaded with AutoModel/AutoProcessor (or the CLIP text classes), the same path a real CLIP
+    checkpoint takes. The tokenizer is CLIP's own class over a character-level BPE vocabulary (no
+    merges: every word splits into characters, the last marked </w>), enough for any lower-case
+    ASCII sentence.
     """
+    import json
+
     import torch
-    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTextConfig, CLIPVisionConfig
+    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTokenizer
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     path = Path(path)
-    tokenizer = train_tokenizer()
-    tokenizer.padding_side = "right"
-    text = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
-                          num_hidden_layers=layers, num_attention_heads=2,
-                          max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
-                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    vision = CLIPVisionConfig(hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-                              num_attention_heads=2, image_size=image_size, patch_size=patch_size)
-    config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=hidden)
-    torch.manual_seed(seed)
-    model = CLIPModel(config).eval()
+    path.mkdir(parents=True, exist_ok=True)
+    characters = [chr(c) for c in range(33, 127)]
+    vocab = {token: i for i, token in enumerate(
+        ["<|startoftext|>", "<|endoftext|>"] + characters + [c + "</w>" for c in characters])}
+    (path / "vocab.json").write_text(json.dumps(vocab))
+    (path / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(path / "vocab.json"), str(path / "merges.txt"),
+                              pad_token="<|endoftext|>")
     image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
-    processor = CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
+    torch.manual_seed(seed)
+    config = CLIPConfig(
+        text_config={"vocab_size": len(vocab), "hidden_size": hidden, "intermediate_size": 2 * hidden,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 77,
+                     "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1},
+        vision_config={"hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "image_size": image_size, "patch_size": patch_size},
+        projection_dim=projection_dim)
+    CLIPModel(config).save_pretrained(path)
     return path

@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from annotators.clip_text import build_tiny_clip
+from annotators.backends.tiny_model import build_tiny_clip
 from annotators.describe.video import person_attributes
 from pipelines.cli import app
 from pipelines.exports.lgmot import instance_sentence, scene_sentence
