@@ -19,6 +19,9 @@ import pyarrow.compute as pc
 
 from pipelines.dataset_dir import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DatasetDir
 from pipelines.runner import StageStats
+from pipelines.verdicts import drop_failed as drop_failed_rows
+
+VERIFIED_CONFIGS = ("segcap", "descriptions")  # the configs `segcap verify` writes verdicts on
 
 # Rows per read batch: images carry their bytes, so fewer at a time.
 BATCH_ROWS = {"images": 64}
@@ -49,7 +52,7 @@ def embed_image_bytes(table: pa.Table, base: Path) -> pa.Table:
 
 def export_dataset(src: str | Path, out: str | Path, *, max_rows_per_shard: int = DEFAULT_MAX_ROWS,
                    max_bytes_per_shard: int = DEFAULT_MAX_BYTES, embed_images: bool = True,
-                   title: str | None = None) -> StageStats:
+                   title: str | None = None, drop_failed: bool = False) -> StageStats:
     started = time.monotonic()
     source, target = DatasetDir(src), Path(out)
     if not source.path.is_dir() or not source.configs():
@@ -68,8 +71,11 @@ def export_dataset(src: str | Path, out: str | Path, *, max_rows_per_shard: int 
                 for batch in source.iter_batches(config, BATCH_ROWS.get(config, DEFAULT_BATCH_ROWS)):
                     if config == "images" and embed_images:
                         batch = embed_image_bytes(batch, source.path)
-                    writer.write(batch)
                     stats.rows_in += batch.num_rows
+                    if drop_failed and config in VERIFIED_CONFIGS:
+                        batch, dropped = drop_failed_rows(batch)
+                        stats.counters[f"{config}_failed_verification_dropped"] += dropped
+                    writer.write(batch)
             except BaseException:
                 writer.abort()
                 raise

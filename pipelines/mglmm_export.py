@@ -29,6 +29,7 @@ from pipelines.answers import answer_text
 from pipelines.dataset_dir import DatasetDir
 from pipelines.export import ExportError
 from pipelines.exports.common import ExportReport, image_bytes, source_dataset, staged_output
+from pipelines.verdicts import row_failed
 from schemas.grounding import parse_grounded
 
 BATCH_ROWS = 256
@@ -112,13 +113,16 @@ def _gcg_record(row: dict, answer: str, plain: str, spans: list[tuple[int, int]]
     return {"image_id": row["image_id"], "caption": plain, "groundings": groundings}
 
 
-def export_mglmm(export_dir: str | Path, out: str | Path) -> ExportReport:
+def export_mglmm(export_dir: str | Path, out: str | Path, drop_failed: bool = False) -> ExportReport:
     dataset = source_dataset(export_dir, out, ("segcap", "images"))
     report = ExportReport("mglmm")
     mgsc, gcg = [], []
     for batch in dataset.iter_batches("segcap", BATCH_ROWS):
         for row in batch.to_pylist():
             report.rows_in += 1
+            if drop_failed and row_failed(row):
+                report.counters["failed_verification_dropped"] += 1
+                continue
             answer = answer_text(row["conversations"])
             plain, tagged, spans = _plain_and_tagged(answer)
             if row["task"] == "mgsc":

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pipelines.answers import answer_text
 from pipelines.dataset_dir import DatasetDir
+from pipelines.verdicts import drop_failed as drop_failed_rows
 from schemas import masks
 from schemas.grounding import parse_grounded
 
@@ -93,7 +94,7 @@ class SegCapTorchDataset(_TorchDataset):
     """
 
     def __init__(self, export_dir: str | Path, *, image_format: str = "pil", transform=None,
-                 tasks: tuple[str, ...] | None = None):
+                 tasks: tuple[str, ...] | None = None, drop_failed: bool = False):
         if image_format not in ("pil", "tensor"):
             raise ValueError(f"image_format must be 'pil' or 'tensor', got {image_format!r}")
         self.dataset = DatasetDir(export_dir)
@@ -106,6 +107,9 @@ class SegCapTorchDataset(_TorchDataset):
             import pyarrow.compute as pc
 
             samples = samples.filter(pc.is_in(samples.column("task"), value_set=pa.array(list(tasks))))
+        self.dropped_failed = 0
+        if drop_failed:  # samples a `segcap verify` verdict failed (see pipelines/verdicts.py)
+            samples, self.dropped_failed = drop_failed_rows(samples)
         self.samples = samples
         self.image_format, self.transform = image_format, transform
         self._images = ImageStore(self.dataset, image_format)

@@ -20,6 +20,9 @@ def register(app: typer.Typer) -> None:
         max_mb: Annotated[int, typer.Option("--max-mb-per-shard", min=1)] = 256,
         no_embed: Annotated[bool, typer.Option(
             "--no-embed", help="keep path-only images as paths")] = False,
+        drop_failed: Annotated[bool, typer.Option(
+            "--drop-failed", help="parquet, mglmm: leave out samples and descriptions that "
+            "`segcap verify` failed (counted in the summary)")] = False,
         text_model: Annotated[str | None, typer.Option(
             "--text-model", help="lgmot: CLIP model folder or hub id for the text embeddings")] = None,
     ) -> None:
@@ -33,10 +36,12 @@ def register(app: typer.Typer) -> None:
             try:
                 stats = export_dataset(path, out, max_rows_per_shard=max_rows,
                                        max_bytes_per_shard=max_mb * 1024 * 1024,
-                                       embed_images=not no_embed)
+                                       embed_images=not no_embed, drop_failed=drop_failed)
             except ExportError as exc:
                 fail(str(exc))
             console.print(stats.summary_line())
+            for key, value in sorted(stats.counters.items()):
+                console.print(f"  {key}: {value}")
         elif format == "mglmm":
             from pipelines.export import ExportError
             from pipelines.mglmm_export import export_mglmm
@@ -44,7 +49,7 @@ def register(app: typer.Typer) -> None:
             if not (path / "segcap").is_dir():
                 fail(f"{path} has no `segcap` config to convert to MGLMM JSON")
             try:
-                report = export_mglmm(path, out)
+                report = export_mglmm(path, out, drop_failed=drop_failed)
             except ExportError as exc:
                 fail(str(exc))
             console.print(report.summary_line())

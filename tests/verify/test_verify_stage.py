@@ -91,3 +91,36 @@ def test_recipe_step_builds_the_verify_stages(tmp_path):
     built = {s.stage_name: s.build() for s in steps}
     assert built["verify"].input_config == "segcap" and built["verify"].replaces_input
     assert built["verify_descriptions"].input_config == "descriptions"
+
+
+def test_drop_failed_leaves_failed_samples_out_of_exports_and_readers(tmp_path):
+    from pipelines.training import SegCapTorchDataset
+
+    dataset = described_dataset(tmp_path / "data", seeds=(0, 1))
+    rows = read(dataset, "segcap")
+    from schemas.contract import table_from_rows
+
+    wrong = rows[0]["sample_id"]
+    rows[0]["conversations"][1]["value"] = rows[0]["conversations"][1]["value"].replace(
+        "<p> ", "<p> pink ", 1)
+    dataset.remove_shards("segcap", "describe")
+    writer = dataset.shard_writer("segcap", "describe")
+    writer.write(table_from_rows("segcap", rows))
+    writer.close()
+    dataset.finalize()
+    assert runner.invoke(app, ["verify", str(dataset.path)]).exit_code == 0
+    failed = {r["sample_id"] for r in read(dataset, "segcap")
+              if any(e["verdict"] == "fail" for e in r["verification"])}
+    assert failed == {wrong}
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", str(dataset.path), "--out", str(out), "--drop-failed"])
+    assert result.exit_code == 0, result.output
+    assert "segcap_failed_verification_dropped: 1" in " ".join(result.output.split())
+    exported = {r["sample_id"] for r in pq.read_table(out / "segcap").to_pylist()}
+    assert wrong not in exported and len(exported) == len(rows) - 1
+    kept_all = runner.invoke(app, ["export", str(dataset.path), "--out", str(tmp_path / "all")])
+    assert kept_all.exit_code == 0
+    assert len(pq.read_table(tmp_path / "all" / "segcap")) == len(rows)
+    reader = SegCapTorchDataset(dataset.path, drop_failed=True)
+    assert len(reader) == len(rows) - 1 and reader.dropped_failed == 1
+    assert len(SegCapTorchDataset(dataset.path)) == len(rows)
