@@ -18,7 +18,9 @@ import pyarrow as pa
 
 from pipelines.dataset_dir import DatasetDir
 from pipelines.stage import Stage
-from pipelines.units import WorkUnit, run_unit
+from pipelines.stopping import check_stop
+from pipelines.units import StepState, WorkUnit, run_unit
+from schemas.provenance import pinned_created_at
 
 DEFAULT_OBJECT_STORE_MB = 1024
 
@@ -70,7 +72,10 @@ def _process_units(batch: pa.Table, stage: Stage, dataset_path: str, step_id: st
     cache_key = (dataset_path, f"{step_id}:{attempt}")
     if cache_key not in _SET_UP:
         stage.dataset_path = dataset_path
-        stage.setup()
+        stage.step_id = step_id
+        if not setup_each:
+            with pinned_created_at(StepState(DatasetDir(dataset_path), step_id).created_at()):
+                stage.setup()
         _SET_UP[cache_key] = stage
     stage = _SET_UP[cache_key]
     dataset = DatasetDir(dataset_path)
@@ -85,7 +90,9 @@ class _UnitActor:
         self.stage, self.step_id = stage, step_id
         self.dataset = DatasetDir(dataset_path)
         stage.dataset_path = dataset_path
-        stage.setup()
+        stage.step_id = step_id
+        with pinned_created_at(StepState(self.dataset, step_id).created_at()):
+            stage.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return _results([run_unit(self.stage, self.dataset, self.step_id, u).as_json()
@@ -118,5 +125,8 @@ class RayExecutor:
                 _process_units, compute=ray.data.TaskPoolStrategy(size=max(1, resources.concurrency)),
                 fn_kwargs={"stage": stage, "dataset_path": str(dataset.path), "step_id": step_id,
                            "attempt": uuid.uuid4().hex, "setup_each": setup_each}, **common)
+        # Checked between results: a stop signal ends the driver's wait; the workers' uncommitted
+        # units leave only shards that no marker lists, deleted when the step runs again.
         for row in mapped.iter_rows():
+            check_stop()
             on_result(json.loads(row["result_json"]))
