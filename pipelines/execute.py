@@ -206,9 +206,15 @@ def run_single_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Tabl
         state = StepState(dataset, stage.name)
         if state.key() == key and state.finished() is not None:
             state.invalidate(stage.outputs)
-        stats = execute_step(stage, dataset, executor=executor or executor_from_env(),
-                             key=key, inputs=tables, unit_rows=unit_rows, progress=progress,
-                             setup_each=stage.input_config is None)
+        executor = executor or executor_from_env()
+        try:
+            stats = execute_step(stage, dataset, executor=executor, key=key, inputs=tables,
+                                 unit_rows=unit_rows, progress=progress,
+                                 setup_each=stage.input_config is None)
+        finally:
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
         if finalize:
             dataset.finalize()
         return stats

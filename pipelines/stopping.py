@@ -18,12 +18,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-GRACE_SECONDS = 10.0
+GRACE_SECONDS = 8.0  # then the watchdog exits; the issue's bound is 15 s
+CALLBACK_SECONDS = 4.0  # at most this long for the hard-exit callbacks (stop servers)
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 STOP = threading.Event()
 _received: list[int] = []
 _on_hard_exit: list[Callable[[], None]] = []
+_resume_hint: list[str] = []
 
 
 class StopRequested(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
@@ -48,12 +50,38 @@ def on_hard_exit(callback: Callable[[], None]) -> None:
     _on_hard_exit.append(callback)
 
 
-def _hard_exit(code: int) -> None:
+def set_resume_hint(text: str) -> None:
+    """What to tell the user on a stop, e.g. "segcap run recipe.yaml resumes it"."""
+    _resume_hint[:] = [text]
+
+
+def stop_message(signum: int) -> str:
+    hint = _resume_hint[0] if _resume_hint else "run the same command again to resume"
+    return (f"stopped by {signal.Signals(signum).name}: committed units are kept, nothing "
+            f"half-written remains; {hint}")
+
+
+def _run_callbacks() -> None:
     for callback in _on_hard_exit:
         try:
             callback()
-        except Exception:  # noqa: BLE001 - exiting anyway; nothing may stop the exit
+        except Exception:  # noqa: BLE001, S110 - exiting anyway; nothing may stop the exit
             pass
+
+
+def _hard_exit(code: int) -> None:
+    print(stop_message(_received[0] if _received else signal.SIGINT), file=sys.stderr, flush=True)
+    exit_now(code)
+
+
+def exit_now(code: int) -> None:
+    """Stop what we started (bounded), flush, and end the process without further atexit work
+    (Prefect's would wait seconds on a server that is gone)."""
+    worker = threading.Thread(target=_run_callbacks, daemon=True)
+    worker.start()
+    worker.join(CALLBACK_SECONDS)
+    sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(code)
 
 
@@ -62,8 +90,8 @@ def _handle(signum, frame) -> None:
         _hard_exit(EXIT_CODES.get(_received[0], 130))
     _received.append(signum)
     STOP.set()
-    print(f"\nstopping ({signal.Signals(signum).name}): finishing nothing half-way ...",
-          file=sys.stderr, flush=True)
+    print(f"\nstopping ({signal.Signals(signum).name}): abandoning the units in progress "
+          f"(a second signal ends the process at once) ...", file=sys.stderr, flush=True)
     watchdog = threading.Timer(GRACE_SECONDS, _hard_exit, args=(EXIT_CODES.get(signum, 130),))
     watchdog.daemon = True
     watchdog.start()
