@@ -36,6 +36,7 @@ from pipelines.units import (
     StepState,
     WorkUnit,
     new_commit_token,
+    output_dirs,
     plan_units,
     run_unit,
 )
@@ -68,18 +69,22 @@ class LocalExecutor:
 
 
 def invalidate_changed(dataset: DatasetDir, steps: list[tuple[str, str, tuple[str, ...]]]) -> list[str]:
-    """Wipe every step whose recorded key differs from `steps` (id, key, outputs).
+    """Wipe the first step whose recorded key differs from `steps` (id, key, outputs), and
+    every step after it: later steps were computed from its output (a replacing step even
+    holds it in its before/ folder), so they cannot be kept when it is redone.
 
     Later steps are wiped first so that replacing steps put back, in reverse order, the
     versions they replaced. Returns the ids wiped.
     """
+    states = [(StepState(dataset, step_id), key, outputs) for step_id, key, outputs in steps]
+    changed = [i for i, (state, key, _) in enumerate(states)
+               if state.root.exists() and state.key() != key]
     wiped = []
     with writer_lock(dataset.path):
-        for step_id, key, outputs in reversed(steps):
-            state = StepState(dataset, step_id)
-            if state.root.exists() and state.key() != key:
+        for state, _, outputs in reversed(states[changed[0]:] if changed else []):
+            if state.root.exists():
                 state.invalidate(outputs)
-                wiped.append(step_id)
+                wiped.append(state.step_id)
     return wiped
 
 
@@ -116,14 +121,14 @@ def _execute_locked(stage, dataset, executor, step_id, key, inputs, unit_rows, p
     units = plan_units(_input_paths(stage, dataset, state, inputs), unit_rows)
     planned = {u.unit_id for u in units}
     state.forget_units(planned)
-    state.discard_uncommitted((*stage.outputs, "rejects"), planned)
+    dirs = output_dirs(stage, dataset, state, fresh=True)
+    state.record_output_dirs(dirs)
+    state.discard_uncommitted(dirs, planned)
     problems = {u.unit_id: state.unit_problems(u.unit_id) for u in units}
     pending = [u for u in units if problems[u.unit_id]]
     repaired = {u: p for u, p in problems.items() if p and p != ["no marker"]}
     if repaired:
         _report_repairs(step_id, repaired)
-    if pending and stage.replaces_input and stage.input_config:
-        state.unswap(stage.input_config)  # a unit of a swapped-in version is being redone
     total = sum(u.rows for u in units)
     with progress_bar(step_id, total, enabled=progress) as bar:
         bar.advance(total - sum(u.rows for u in pending))
@@ -163,10 +168,17 @@ def _input_paths(stage: Stage, dataset: DatasetDir, state: StepState,
         return state.spool_inputs(inputs)
     if stage.input_config is None:
         raise ValueError(f"stage {stage.name} needs explicit inputs")
+    # Resumed or repaired, a step reads the input version it was planned on, even if a later
+    # replacing step has swapped a new version in since (it keeps the old one in its before/).
+    recorded = state.recorded_inputs(stage.input_config)
+    if recorded is not None:
+        return recorded
     if stage.replaces_input and state.before_dir(stage.input_config).exists():
-        # A killed run swapped the new version in already: the input is the version before it.
-        return sorted(state.before_dir(stage.input_config).glob("*.parquet"))
-    return dataset.shard_paths(stage.input_config)
+        paths = sorted(state.before_dir(stage.input_config).glob("*.parquet"))  # swapped already
+    else:
+        paths = dataset.shard_paths(stage.input_config)
+    state.record_inputs(stage.input_config, paths)
+    return paths
 
 
 def _aggregate(step_id: str, state: StepState, planned: set[str]) -> StageStats:

@@ -9,32 +9,25 @@ shard has been renamed into place. A run killed at any moment leaves at most sha
 marker lists: the step deletes them before anything reads the directory, so a step's own
 uncommitted shard is never taken for another step's data.
 
-State lives in `DIR/.segcap-run/<step>/`: `key` (the step's config + upstream fingerprint; a
-different key wipes the step), `units/<unit>.json` (markers), `done.json` (the step's stats),
-`inputs/` (explicit inputs spooled to Parquet), `staging/` and `before/` (replacing steps).
+State lives in `DIR/.segcap-run/<step>/` (`pipelines.step_state.StepState`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from pipelines.commits import check_shard, shard_record
-from pipelines.dataset_dir import RUN_STATE, DatasetDir, atomic_write_text, parquet_file
+from pipelines.commits import shard_record
+from pipelines.dataset_dir import DatasetDir, parquet_file
 from pipelines.faults import crash_point
 from pipelines.runner import OutputWriters
 from pipelines.stage import Stage
+from pipelines.step_state import StepState
 from pipelines.stopping import check_stop
 from schemas.provenance import pinned_created_at
 
@@ -87,208 +80,8 @@ def read_unit(unit: WorkUnit, batch_size: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
-class StepState:
-    """The on-disk resume state of one step of a run inside a dataset directory."""
-
-    def __init__(self, dataset: DatasetDir, step_id: str):
-        self.dataset = dataset
-        self.step_id = step_id
-        self.root = dataset.step_state_dir(step_id)
-
-    # ---- key: a changed config invalidates the step --------------------------------------
-    def key(self) -> str | None:
-        path = self.root / "key"
-        try:
-            return path.read_text(encoding="utf-8").strip() if path.is_file() else None
-        except UnicodeDecodeError:
-            return None  # an unreadable key is a changed key: the step is redone, not trusted
-
-    def created_at(self) -> str:
-        """The step's provenance time: fixed when the step (re)starts, the same on resume."""
-        path = self.root / "created_at"
-        value = path.read_text(encoding="utf-8", errors="replace").strip() if path.is_file() else ""
-        if not re.fullmatch(r"\d{4}-\d\d-\d\dT[0-9:+.-]+", value):
-            value = datetime.now(UTC).isoformat(timespec="seconds")
-            self.root.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(path, value)
-        return value
-
-    def adopt_key(self, key: str, outputs: Iterable[str]) -> bool:
-        """Keep the state if `key` matches; else wipe the step's outputs and markers. True if kept."""
-        if self.key() == key:
-            return True
-        self.invalidate(outputs)
-        self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.root / "key", key)
-        return False
-
-    def invalidate(self, outputs: Iterable[str]) -> None:
-        self.restore_before()
-        for config in (*outputs, "rejects"):
-            self.dataset.remove_shards(config, self.step_id)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    # ---- units ---------------------------------------------------------------------------
-    def unit_marker(self, unit_id: str) -> Path:
-        return self.root / "units" / f"{unit_id}.json"
-
-    def unit_record(self, unit_id: str) -> dict | None:
-        """The marker's record; None if absent or unreadable (the unit is then redone)."""
-        return _read_record(self.unit_marker(unit_id))
-
-    def mark_unit(self, unit_id: str, record: dict) -> None:
-        self.unit_marker(unit_id).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.unit_marker(unit_id), json.dumps(record, sort_keys=True))
-
-    def unit_ids(self) -> list[str]:
-        directory = self.root / "units"
-        return sorted(p.stem for p in directory.glob("*.json")) if directory.is_dir() else []
-
-    def locate(self, config: str, name: str) -> tuple[Path | None, bool]:
-        """Where a committed shard is: (path, superseded). Superseded: a later replacing step
-        moved the version holding it aside (into its own before/ folder)."""
-        for directory in (self.staging_dir(config), self.dataset.config_dir(config)):
-            if (directory / name).is_file():
-                return directory / name, False
-        for before in (self.dataset.path / RUN_STATE).glob(f"*/before/{config}/{name}"):
-            return before, True
-        return None, False
-
-    def unit_problems(self, unit_id: str) -> list[str]:
-        """Why the unit is not committed as recorded: one line per bad marker or shard."""
-        marker = self.unit_marker(unit_id)
-        record = self.unit_record(unit_id)
-        if record is None:
-            return [f"{marker}: missing or not valid JSON"] if marker.exists() else ["no marker"]
-        problems = []
-        for shard in record.get("shards", []):  # markers written before checksums: not checked
-            path, superseded = self.locate(shard["config"], shard["name"])
-            if superseded:
-                continue
-            problem = check_shard(shard, path)
-            if problem:
-                where = path or self.dataset.config_dir(shard["config"]) / shard["name"]
-                problems.append(f"{where}: {problem}")
-        return problems
-
-    def discard_uncommitted(self, configs: Iterable[str], keep_units: set[str]) -> list[Path]:
-        """Delete this step's shards and temp files that no marker of `keep_units` lists.
-
-        Runs before the step reads anything, so a shard a killed run renamed into place but
-        never committed cannot be read as another step's (or source's) data.
-        """
-        listed = set()
-        for unit_id in keep_units:
-            record = self.unit_record(unit_id) or {}
-            listed.update((s["config"], s["name"]) for s in record.get("shards", []))
-        pattern = re.compile(rf"^\.?{re.escape(self.step_id)}-s\d{{5}}-r\d{{8}}-\d{{5}}\.")
-        removed = []
-        for config in configs:
-            for directory in (self.staging_dir(config), self.dataset.config_dir(config)):
-                if not directory.is_dir():
-                    continue
-                for path in directory.iterdir():
-                    if pattern.match(path.name) and (config, path.name) not in listed:
-                        path.unlink(missing_ok=True)
-                        removed.append(path)
-        return removed
-
-    def forget_units(self, keep: set[str]) -> None:
-        for unit_id in self.unit_ids():
-            if unit_id not in keep:
-                self.unit_marker(unit_id).unlink(missing_ok=True)
-
-    # ---- the whole step ------------------------------------------------------------------
-    def finished(self) -> dict | None:
-        return _read_record(self.root / "done.json")
-
-    def reopen(self) -> None:
-        """The step is not finished after all (a committed shard failed its check)."""
-        (self.root / "done.json").unlink(missing_ok=True)
-
-    def mark_finished(self, stats: dict) -> None:
-        atomic_write_text(self.root / "done.json", json.dumps(stats, sort_keys=True))
-
-    def commit_token(self) -> str | None:
-        """Changes every time the step commits anew; caches key on it so a wiped output reruns."""
-        done = self.finished()
-        return None if done is None else done.get("token")
-
-    # ---- replacing steps: new version staged, old version kept for invalidation ----------
-    def staging_dir(self, config: str) -> Path:
-        return self.root / "staging" / config
-
-    def before_dir(self, config: str) -> Path:
-        return self.root / "before" / config
-
-    def swap_in(self, config: str) -> None:
-        """Move the staged config into place, keeping the previous version under before/.
-
-        Each move is one rename, and a restart finishes a half-done swap: if the target is gone
-        the previous version is already under before/.
-        """
-        target = self.dataset.config_dir(config)
-        before = self.before_dir(config)
-        staged = self.staging_dir(config)
-        if not staged.exists():
-            if target.exists() and before.exists():
-                return  # a killed run finished the swap already
-            staged.mkdir(parents=True)  # no unit wrote a row: the new version is empty
-        before.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and not before.exists():
-            os.replace(target, before)
-        elif target.exists():
-            shutil.rmtree(target)
-        crash_point("during_swap")
-        os.replace(staged, target)
-
-    def unswap(self, config: str) -> None:
-        """Take a swapped-in version back to staging, so units can be redone into it."""
-        target = self.dataset.config_dir(config)
-        if self.before_dir(config).exists() and not self.staging_dir(config).exists() \
-                and target.exists():
-            self.staging_dir(config).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(target, self.staging_dir(config))
-
-    def restore_before(self) -> None:
-        """Put back the versions this step replaced (its output is being invalidated)."""
-        before_root = self.root / "before"
-        if not before_root.is_dir():
-            return
-        for before in before_root.iterdir():
-            target = self.dataset.config_dir(before.name)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(before, target)
-
-    # ---- explicit inputs (e.g. a reader's item list) spooled so they can be sliced -------
-    def spool_inputs(self, inputs: Iterable[pa.Table]) -> list[Path]:
-        directory = self.root / "inputs"
-        if (directory / "_complete").is_file():
-            return sorted(directory.glob("*.parquet"))
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        for index, table in enumerate(inputs):
-            tmp = directory / f".part-{index:05d}.tmp"
-            pq.write_table(table, tmp)
-            os.replace(tmp, directory / f"part-{index:05d}.parquet")
-        (directory / "_complete").write_text("", encoding="utf-8")
-        return sorted(directory.glob("*.parquet"))
-
-
 def new_commit_token() -> str:
     return uuid.uuid4().hex
-
-
-def _read_record(path: Path) -> dict | None:
-    """A marker's JSON; a corrupt one counts as absent (its unit or step is redone)."""
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 @dataclass
@@ -313,16 +106,21 @@ def discard_partial(output_dirs: dict[str, Path], prefix: str) -> None:
                 path.unlink(missing_ok=True)
 
 
-def output_dirs(stage: Stage, dataset: DatasetDir, state: StepState) -> dict[str, Path]:
-    staged = staged_outputs(stage, state)
-    return {config: staged.get(config, dataset.config_dir(config))
-            for config in (*stage.outputs, "rejects")}
-
-
-def staged_outputs(stage: Stage, state: StepState) -> dict[str, Path]:
-    if stage.replaces_input and stage.input_config:
-        return {stage.input_config: state.staging_dir(stage.input_config)}
-    return {}
+def output_dirs(stage: Stage, dataset: DatasetDir, state: StepState,
+                fresh: bool = False) -> dict[str, Path]:
+    """Where each output config's shards go: where the step's committed shards of it already
+    are (so a redone unit lands beside them, even in a later step's before/), else the config
+    folder, or the staging folder for the config a replacing step rewrites. Worked out once
+    per step execution (`fresh`) and recorded; each unit reads the record."""
+    recorded = None if fresh else state.recorded_output_dirs()
+    if recorded is not None:
+        return recorded
+    dirs = {}
+    for config in (*stage.outputs, "rejects"):
+        staged = stage.replaces_input and config == stage.input_config
+        dirs[config] = state.committed_dir(config) or (
+            state.staging_dir(config) if staged else dataset.config_dir(config))
+    return dirs
 
 
 def run_unit(stage: Stage, dataset: DatasetDir, step_id: str, unit: WorkUnit,
@@ -337,12 +135,13 @@ def run_unit(stage: Stage, dataset: DatasetDir, step_id: str, unit: WorkUnit,
     # What an earlier attempt left goes first: its marker (it failed its check, or it would not
     # be redone), then its shards, before `setup` or anything else reads the directory.
     state.unit_marker(unit.unit_id).unlink(missing_ok=True)
-    discard_partial(output_dirs(stage, dataset, state), prefix)
+    dirs = output_dirs(stage, dataset, state)
+    discard_partial(dirs, prefix)
     stage.step_id = step_id
     with pinned_created_at(state.created_at()):
         if setup_each:
             stage.setup()
-        writers = OutputWriters(dataset, prefix, staged=staged_outputs(stage, state))
+        writers = OutputWriters(dataset, prefix, staged=dirs)
         primary = stage.primary_output or (stage.outputs[0] if stage.outputs else None)
         rows_in = rows_out = 0
         rejected: Counter = Counter()
@@ -360,7 +159,7 @@ def run_unit(stage: Stage, dataset: DatasetDir, step_id: str, unit: WorkUnit,
         except BaseException:
             writers.abort()
             # Sealed shards of an unfinished unit must not sit in the dataset looking like data.
-            discard_partial(output_dirs(stage, dataset, state), prefix)
+            discard_partial(dirs, prefix)
             raise
     shards = [shard_record(config, path, rows)
               for config, writer in writers.writers.items()
