@@ -37,10 +37,11 @@ def run_driver(path: Path, **extra: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def segcap(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def segcap(*args: str, cwd: Path | None = None, timeout: float = 600,
+           env: dict | None = None) -> subprocess.CompletedProcess:
     """The real command line, as a user runs it (a process of its own)."""
     return subprocess.run([sys.executable, "-m", "flows.cli", *map(str, args)], cwd=cwd,
-                          env=env_with(), capture_output=True, text=True, timeout=timeout)
+                          env=env or env_with(), capture_output=True, text=True, timeout=timeout)
 
 
 def rows(path: Path) -> dict[str, list[dict]]:
