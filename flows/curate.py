@@ -8,12 +8,18 @@ one Prefect task to one Ray task cannot express; and resume lives in the dataset
 so a retried task only redoes the units that had not committed.
 
 The cache key of a step is its resume key (its config and every upstream config and input
-file fingerprint) plus the output directory; a step whose committed output is missing is
-always refreshed, so a deleted dataset is never answered from the cache.
+file fingerprint) plus a sha256 of the output directory's path (stable across processes, unlike
+Python's `hash()`); a step whose committed output is missing or fails its checksums is always
+refreshed, so a deleted or damaged dataset is never answered from the cache.
+
+A run holds the dataset directory's writer lock from start to end, stops cleanly on SIGINT /
+SIGTERM (the Prefect temporary server and a Ray it started are shut down too), and removes the
+Ray session folder of a local Ray it started.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -21,8 +27,10 @@ from prefect.tasks import exponential_backoff
 
 from pipelines.dataset_dir import DatasetDir
 from pipelines.execute import LocalExecutor, execute_step, invalidate_changed
+from pipelines.lock import writer_lock
 from pipelines.plan import Step, plan_run, ray_address
 from pipelines.ray_exec import RayExecutor, RaySettings
+from pipelines.stopping import on_hard_exit
 from pipelines.units import StepState
 from schemas.recipe import PrefectSection, Recipe, load_recipe
 
@@ -40,7 +48,7 @@ def _run_step(step: Step, dataset_path: str, executor, unit_rows: int, progress:
 def step_task(step: Step, dataset: DatasetDir, settings: PrefectSection):
     """The Prefect task for one step: retries for model steps, cache keyed on the resume key."""
     retries = settings.retries if step.calls_models else 0
-    cache_key = f"segcap-{step.step_id}-{step.key}-{abs(hash(str(dataset.path.resolve())))}"
+    cache_key = step_cache_key(step, dataset)
     options = dict(
         name=step.step_id,
         task_run_name=step.step_id,
@@ -50,11 +58,24 @@ def step_task(step: Step, dataset: DatasetDir, settings: PrefectSection):
         result_serializer="json",
     )
     if settings.cache:
-        options.update(cache_key_fn=lambda *_: cache_key,
-                       refresh_cache=StepState(dataset, step.step_id).finished() is None)
+        options.update(cache_key_fn=lambda *_: cache_key, refresh_cache=_needs_run(step, dataset))
     else:
         options.update(cache_policy=None)
     return task(_run_step).with_options(**options)
+
+
+def step_cache_key(step: Step, dataset: DatasetDir) -> str:
+    """The same in every process for the same step config and directory."""
+    where = hashlib.sha256(str(dataset.path.resolve()).encode("utf-8")).hexdigest()[:16]
+    return f"segcap-{step.step_id}-{step.key}-{where}"
+
+
+def _needs_run(step: Step, dataset: DatasetDir) -> bool:
+    """Refresh the cache unless the step finished under this key and its shards verify."""
+    state = StepState(dataset, step.step_id)
+    if state.finished() is None or state.key() != step.key:
+        return True
+    return any(state.unit_problems(unit) for unit in state.unit_ids())
 
 
 def run_steps(steps: list[Step], dataset: DatasetDir, settings: PrefectSection, executor,
@@ -90,11 +111,30 @@ def curate(recipe_path: str, out: str | None = None, ray_address: str | None = N
 def curate_recipe(recipe: Recipe, ray_address: str | None = None, progress: bool = True) -> list[dict]:
     """The body of `curate` for an already validated recipe (also used by `segcap demo`)."""
     dataset = DatasetDir(recipe.output)
-    results = run_steps(plan_run(recipe, dataset), dataset, recipe.prefect,
-                        make_executor(recipe, ray_address), recipe.unit_rows, progress)
+    on_hard_exit(stop_prefect_servers)
+    executor = make_executor(recipe, ray_address)
+    try:
+        with writer_lock(dataset.path):
+            results = run_steps(plan_run(recipe, dataset), dataset, recipe.prefect, executor,
+                                recipe.unit_rows, progress)
+    finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
     if recipe.export is not None:
         results.append(export_task(str(recipe.output), str(recipe.export)))
     return results
+
+
+def stop_prefect_servers() -> None:
+    """Kill the Prefect temporary server(s) this process started (the watchdog's exit skips
+    Prefect's own atexit clean-up, and a server would outlive the run)."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        process = getattr(server, "server_process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
 
 
 @task(name="export", persist_result=True, result_serializer="json", cache_policy=None)

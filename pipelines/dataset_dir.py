@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.faults import crash_point
 from schemas.contract import CONFIG_NAMES, SCHEMA_VERSION, arrow_schema, conform, json_schema
 
 DEFAULT_MAX_ROWS = 20_000
@@ -24,6 +26,27 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 COMPLETION_FILES = ("README.md", "schema.json")
 STAGING = ".staging"
 RUN_STATE = ".segcap-run"  # resume state of recipe runs: one folder per step
+
+
+class DatasetFileError(ValueError):
+    """A file of a dataset directory that cannot be read; the message names it and what to do."""
+
+
+SHARD_ADVICE = ("rerun the step that wrote it (`segcap run` / the stage command redoes the units "
+                "whose shards fail their checksum), or restore the file from a good copy")
+
+
+def unreadable_shard(path: Path, error: Exception) -> DatasetFileError:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return DatasetFileError(f"{path} is not a readable Parquet shard ({reason}); {SHARD_ADVICE}")
+
+
+def read_json_file(path: Path, what_to_do: str):
+    """JSON from one of our own bookkeeping files; a bad one is one clear error, no traceback."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise DatasetFileError(f"{path} is not valid JSON ({exc}); {what_to_do}") from exc
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -46,6 +69,7 @@ class ShardWriter:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.paths: list[Path] = []
+        self.shard_rows: list[int] = []  # rows of each sealed shard, for the unit's commit record
         self.rows_written = 0
         self._writer: pq.ParquetWriter | None = None
         self._tmp: Path | None = None
@@ -64,9 +88,12 @@ class ShardWriter:
         if self._writer is None:
             return
         self._writer.close()
+        crash_point("after_shard_write")
         final = self.directory / f"{self.prefix}-{len(self.paths):05d}.parquet"
         os.replace(self._tmp, final)
+        crash_point("after_rename")
         self.paths.append(final)
+        self.shard_rows.append(self._rows)
         self._writer = None
 
     def write(self, table: pa.Table) -> None:
@@ -104,6 +131,14 @@ class ShardWriter:
             self._tmp.unlink()
 
 
+def parquet_file(path: Path) -> pq.ParquetFile:
+    """Open a shard's footer; a truncated or garbage file is one clear error naming it."""
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise unreadable_shard(path, exc) from exc
+
+
 class DatasetDir:
     """Read and write one dataset directory."""
 
@@ -132,19 +167,27 @@ class DatasetDir:
             schema = arrow_schema(config)
             empty = schema.empty_table()
             return empty.select(columns) if columns else empty
-        tables = [pq.read_table(p, columns=columns) for p in paths]
+        tables = []
+        for path in paths:
+            try:
+                tables.append(pq.read_table(path, columns=columns))
+            except (pa.ArrowException, OSError) as exc:
+                raise unreadable_shard(path, exc) from exc
         return pa.concat_tables(tables, promote_options="permissive")
 
     def count(self, config: str) -> int:
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.shard_paths(config))
+        return sum(parquet_file(p).metadata.num_rows for p in self.shard_paths(config))
 
     def iter_batches(self, config: str, batch_size: int,
                      columns: list[str] | None = None) -> Iterator[pa.Table]:
         """Stream a config in batches of at most `batch_size` rows (never the whole config)."""
         for path in self.shard_paths(config):
-            parquet = pq.ParquetFile(path)
-            for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
-                yield pa.Table.from_batches([batch])
+            parquet = parquet_file(path)
+            try:
+                for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+                    yield pa.Table.from_batches([batch])
+            except (pa.ArrowException, OSError) as exc:
+                raise unreadable_shard(path, exc) from exc
 
     def is_complete(self) -> bool:
         return all((self.path / name).is_file() for name in COMPLETION_FILES)
@@ -190,10 +233,20 @@ class DatasetDir:
         path = self.path / "stats.json"
         if not path.is_file():
             return {"schema_version": SCHEMA_VERSION, "stages": {}}
-        return json.loads(path.read_text(encoding="utf-8"))
+        stats = read_json_file(path, "delete it and rerun the run or stage: every step rewrites "
+                                     "its entry")
+        if not isinstance(stats, dict):
+            raise DatasetFileError(f"{path} is not a JSON object; delete it and rerun")
+        return stats
 
     def record_stage(self, stage: str, entry: dict) -> None:
-        stats = self.stats()
+        try:
+            stats = self.stats()
+        except DatasetFileError as exc:
+            # A corrupt stats.json must not block every later run: start it afresh (a recipe
+            # run re-records every step, skipped ones included) and say so.
+            print(f"note: {exc}; rewriting it", file=sys.stderr)
+            stats = {"schema_version": SCHEMA_VERSION, "stages": {}}
         stats.setdefault("stages", {})[stage] = entry
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.path / "stats.json", json.dumps(stats, indent=2, sort_keys=True))

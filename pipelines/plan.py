@@ -14,14 +14,12 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.dataset_dir import DatasetDir, atomic_write_text
+from pipelines.dataset_dir import DatasetDir
 from pipelines.stage import Resources, Stage
-from pipelines.units import StepState
 from schemas.recipe import InputSpec, Recipe
 
 # Stage name -> "module:Class"; imported only when a recipe uses the stage.
@@ -70,17 +68,6 @@ def load_class(stage_name: str) -> type[Stage]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def _pinned_created_at(dataset: DatasetDir, step_id: str) -> str:
-    """One provenance time per step, kept across restarts so resumed rows equal clean ones."""
-    path = StepState(dataset, step_id).root.parent / f"{step_id}.created_at"
-    if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = datetime.now(UTC).isoformat(timespec="seconds")
-    atomic_write_text(path, value)
-    return value
-
-
 def _ingest_step(spec: InputSpec, step_id: str, dataset: DatasetDir) -> Step:
     from pipelines.ingest import IngestStage, item_batches
     from pipelines.ingest.registry import reader_for
@@ -91,7 +78,7 @@ def _ingest_step(spec: InputSpec, step_id: str, dataset: DatasetDir) -> Step:
 
     def build() -> IngestStage:
         stage = IngestStage(**options)
-        stage.options["created_at"] = _pinned_created_at(dataset, step_id)
+        stage.options["created_at"] = None  # the engine pins it per step (same on resume)
         return stage
 
     def inputs() -> Iterator[pa.Table]:

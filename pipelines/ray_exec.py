@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pyarrow as pa
 
 from pipelines.dataset_dir import DatasetDir
 from pipelines.stage import Stage
-from pipelines.units import WorkUnit, run_unit
+from pipelines.stopping import check_stop, on_hard_exit
+from pipelines.units import StepState, WorkUnit, run_unit
+from schemas.provenance import pinned_created_at
 
 DEFAULT_OBJECT_STORE_MB = 1024
 
@@ -34,12 +38,14 @@ class RaySettings:
     object_store_mb: int = DEFAULT_OBJECT_STORE_MB
 
 
-def ensure_ray(settings: RaySettings | None = None) -> None:
-    """Join `address` / RAY_ADDRESS if given, else start a local Ray with a modest object store."""
+def ensure_ray(settings: RaySettings | None = None) -> bool:
+    """Join `address` / RAY_ADDRESS if given, else start a local Ray with a modest object store.
+
+    True if this call connected (the caller then owns the shutdown)."""
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     settings = settings or RaySettings()
     address = settings.address or os.environ.get("RAY_ADDRESS")
     if address:
@@ -50,6 +56,32 @@ def ensure_ray(settings: RaySettings | None = None) -> None:
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # our own per-stage progress reports instead
     context.print_on_execution_start = False
+    return True
+
+
+def local_session_dir() -> Path | None:
+    """The session folder of the local Ray this process started (None when joining a cluster)."""
+    try:
+        from ray._private import worker
+
+        node = worker._global_node
+        return Path(node.get_session_dir_path()) if node is not None and node.head else None
+    except (ImportError, AttributeError):
+        return None
+
+
+def shutdown_ray(remove_session: bool) -> None:
+    """Shut down the Ray this process started and delete its session folder (logs, sockets,
+    spilled objects): a run must not leave one /tmp/ray/session_* behind per run."""
+    import ray
+
+    session = local_session_dir() if remove_session else None
+    ray.shutdown()
+    if session is not None and session.is_dir():
+        shutil.rmtree(session, ignore_errors=True)
+        latest = session.parent / "session_latest"
+        if latest.is_symlink() and not latest.exists():
+            latest.unlink(missing_ok=True)
 
 
 def _unit_rows(batch: pa.Table) -> list[WorkUnit]:
@@ -70,7 +102,10 @@ def _process_units(batch: pa.Table, stage: Stage, dataset_path: str, step_id: st
     cache_key = (dataset_path, f"{step_id}:{attempt}")
     if cache_key not in _SET_UP:
         stage.dataset_path = dataset_path
-        stage.setup()
+        stage.step_id = step_id
+        if not setup_each:
+            with pinned_created_at(StepState(DatasetDir(dataset_path), step_id).created_at()):
+                stage.setup()
         _SET_UP[cache_key] = stage
     stage = _SET_UP[cache_key]
     dataset = DatasetDir(dataset_path)
@@ -85,7 +120,9 @@ class _UnitActor:
         self.stage, self.step_id = stage, step_id
         self.dataset = DatasetDir(dataset_path)
         stage.dataset_path = dataset_path
-        stage.setup()
+        stage.step_id = step_id
+        with pinned_created_at(StepState(self.dataset, step_id).created_at()):
+            stage.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return _results([run_unit(self.stage, self.dataset, self.step_id, u).as_json()
@@ -97,13 +134,22 @@ class RayExecutor:
 
     def __init__(self, settings: RaySettings | None = None):
         self.settings = settings or RaySettings()
+        self.started_ray = False
+
+    def close(self) -> None:
+        """Shut down the Ray this executor started (never one it joined or found running)."""
+        if self.started_ray:
+            self.started_ray = False
+            shutdown_ray(remove_session=not (self.settings.address or os.environ.get("RAY_ADDRESS")))
 
     def run(self, stage, dataset, step_id, units, on_result, setup_each=False) -> None:
         if not units:
             return
         import ray
 
-        ensure_ray(self.settings)
+        if ensure_ray(self.settings):
+            self.started_ray = True
+            on_hard_exit(lambda: shutdown_ray(remove_session=False))
         resources = stage.resources
         items = ray.data.from_items([asdict(u) for u in units], override_num_blocks=len(units))
         common = dict(batch_size=1, batch_format="pyarrow", num_cpus=resources.num_cpus,
@@ -118,5 +164,8 @@ class RayExecutor:
                 _process_units, compute=ray.data.TaskPoolStrategy(size=max(1, resources.concurrency)),
                 fn_kwargs={"stage": stage, "dataset_path": str(dataset.path), "step_id": step_id,
                            "attempt": uuid.uuid4().hex, "setup_each": setup_each}, **common)
+        # Checked between results: a stop signal ends the driver's wait; the workers' uncommitted
+        # units leave only shards that no marker lists, deleted when the step runs again.
         for row in mapped.iter_rows():
+            check_stop()
             on_result(json.loads(row["result_json"]))

@@ -1,8 +1,8 @@
-"""Runs a stage in this process over a dataset directory (Ray execution builds on the same parts)."""
+"""The parts every step's execution shares: its stats, its output writers, and `run_stage`,
+the single-stage entry point (a thin door into the one engine in `pipelines.execute`)."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from pipelines.dataset_dir import DatasetDir, ShardWriter
-from pipelines.progress import progress_bar
 from pipelines.stage import Stage, StageOutput
 
 
@@ -77,56 +76,9 @@ class OutputWriters:
 
 def run_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Table] | None = None,
               total: int | None = None, progress: bool = True, finalize: bool = True) -> StageStats:
-    """Run `stage` over `inputs` (default: its input config) and commit its outputs.
+    """Run `stage` as a single-stage command: the one engine (`pipelines.execute`), as step
+    `stage.name`, with its units, commits, lock and resume. `total` is kept for callers; the
+    engine counts the units' rows itself."""
+    from pipelines.execute import run_single_stage  # execute imports this module's StageStats
 
-    Earlier outputs of the same stage are replaced, so a re-run never duplicates rows.
-    """
-    started = time.monotonic()
-    dataset.mark_incomplete()
-    stage.dataset_path = str(dataset.path)
-    stage.setup()
-    if inputs is None:
-        if stage.input_config is None:
-            raise ValueError(f"stage {stage.name} needs explicit inputs")
-        total = dataset.count(stage.input_config)
-        inputs = dataset.iter_batches(stage.input_config, stage.batch_size)
-    stats = StageStats(stage.name)
-    for config in (*stage.outputs, "rejects"):
-        if not (stage.replaces_input and config == stage.input_config):
-            dataset.remove_shards(config, stage.name)
-    # The shards just removed may have been a recipe step's; its "done" marker must not outlive them.
-    dataset.forget_step(stage.name)
-    if stage.replaces_input:
-        # The input is read lazily from the old shards while the new ones go to staging.
-        with dataset.replacing(stage.input_config) as staging:
-            writers = OutputWriters(dataset, stage.name, staged={stage.input_config: staging})
-            _write_all(stage, inputs, total, progress, writers, stats)
-    else:
-        _write_all(stage, inputs, total, progress, OutputWriters(dataset, stage.name), stats)
-    stats.seconds = time.monotonic() - started
-    dataset.record_stage(stage.name, stats.as_json())
-    if finalize:
-        dataset.finalize()
-    return stats
-
-
-def _write_all(stage, inputs, total, progress, writers: OutputWriters, stats: StageStats) -> None:
-    try:
-        _drive(stage, inputs, total, progress, writers, stats)
-    except BaseException:
-        writers.abort()
-        raise
-    stats.outputs = writers.close()
-
-
-def _drive(stage: Stage, inputs, total, progress, writers: OutputWriters, stats: StageStats) -> None:
-    primary = stage.primary_output or (stage.outputs[0] if stage.outputs else None)
-    with progress_bar(stage.name, total, enabled=progress) as bar:
-        for batch in inputs:
-            output = stage.process(batch)
-            writers.write(output)
-            stats.rows_in += batch.num_rows
-            stats.rows_out += output.rows_out(primary) if primary else 0
-            stats.rejected.update(r["reason"] for r in output.rejects)
-            stats.counters.update(output.counters)
-            bar.advance(batch.num_rows)
+    return run_single_stage(stage, dataset, inputs, progress=progress, finalize=finalize)

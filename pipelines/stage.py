@@ -1,7 +1,8 @@
 """The one stage shape every pipeline step has.
 
 A stage has a name, the resources it needs, a batch size, an optional `setup` that loads models
-once per worker, and `process`: one Arrow batch in, rows per output config plus rejects out.
+once per worker, `process`: one Arrow batch in, rows per output config plus rejects out, and an
+optional `teardown` that frees what `setup` took (closes clients, stops servers).
 CPU stages run as Ray tasks, model stages (`uses_model=True`) as Ray actor pools. A stage knows
 nothing of Prefect, and `process` is pure per batch, which is what makes shard-wise resume work.
 """
@@ -12,6 +13,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -81,17 +83,41 @@ class Stage:
             options = self.settings.model_dump()
         self.options = options
         self.dataset_path: str | None = None  # set by the runner; lookups (e.g. joins) may use it
+        self._step_id: str | None = None
+
+    @property
+    def step_id(self) -> str:
+        """The run step this stage executes as (its shards are `<step_id>-<unit>-NNNNN`).
+
+        Set by the engine before `setup`; a single-stage command runs as step `name`. A stage
+        that reads its own output configs (e.g. ingest skipping images other steps wrote) must
+        tell its own step's shards apart by this prefix, never by its `name`.
+        """
+        return self._step_id or self.name
+
+    @step_id.setter
+    def step_id(self, value: str) -> None:
+        self._step_id = value
+
+    def owns_shard(self, path) -> bool:
+        return Path(path).name.startswith(f"{self.step_id}-")
 
     def setup(self) -> None:
         """Load models or plans once per worker. Called before the first `process`."""
+
+    def teardown(self) -> None:
+        """Free what `setup` took. Called once after the step's last unit in this process, also
+        when the step fails or is stopped (Ray workers free theirs when the worker exits)."""
 
     def process(self, batch: pa.Table) -> StageOutput:
         raise NotImplementedError
 
     def config_fingerprint(self) -> str:
         """A hash of everything that changes this stage's output, for caching and resume."""
+        # `created_at` is provenance, pinned per step by the engine: not part of the config.
+        options = {k: v for k, v in self.options.items() if k != "created_at"}
         payload = json.dumps(
-            {"stage": self.name, "batch_size": self.batch_size, "options": self.options},
+            {"stage": self.name, "batch_size": self.batch_size, "options": options},
             sort_keys=True, default=str,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]

@@ -17,7 +17,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.answers import answer_text
-from pipelines.dataset_dir import COMPLETION_FILES, DatasetDir
+from pipelines.dataset_dir import (
+    COMPLETION_FILES,
+    RUN_STATE,
+    SHARD_ADVICE,
+    DatasetDir,
+    DatasetFileError,
+)
+from pipelines.units import StepState
 from schemas.contract import (
     CONFIG_NAMES,
     GRANULARITY_DEFS,
@@ -79,8 +86,17 @@ def validate_dataset(path: str | Path) -> ValidationReport:
         report.add("completeness", "-", f"{path} is not a directory")
         return report
     _check_completeness(dataset, report)
+    _check_commits(dataset, report)
     present = [c for c in dataset.configs() if _check_schema(dataset, c, report)]
-    report.counts = {c: dataset.count(c) for c in dataset.configs()}
+    report.counts = {c: dataset.count(c) for c in present}
+    try:
+        _check_rows(dataset, present, report)
+    except DatasetFileError as exc:  # a shard whose footer reads but whose data does not
+        report.add("schema", "-", str(exc))
+    return report
+
+
+def _check_rows(dataset: DatasetDir, present: list[str], report: ValidationReport) -> None:
     ids: dict[str, set] = {}
     sizes: dict[str, tuple[int, int]] = {}
     for config in ("images", "segments"):  # referenced by the others: read their ids first
@@ -98,7 +114,26 @@ def validate_dataset(path: str | Path) -> ValidationReport:
         for batch in dataset.iter_batches(config, BATCH_ROWS):
             for row in batch.to_pylist():
                 checker.check(config, row)
-    return report
+
+
+def _check_commits(dataset: DatasetDir, report: ValidationReport) -> None:
+    """Every shard a unit marker lists is on disk with the committed rows, size and sha256."""
+    try:
+        dataset.stats()
+    except DatasetFileError as exc:
+        report.add("completeness", "-", str(exc))
+    run_state = dataset.path / RUN_STATE
+    if not run_state.is_dir():
+        return
+    for step_dir in sorted(p for p in run_state.iterdir() if p.is_dir()):
+        state = StepState(dataset, step_dir.name)
+        done = step_dir / "done.json"
+        if done.exists() and state.finished() is None:
+            report.add("commits", step_dir.name, f"{done} is not valid JSON: rerun the run or "
+                       "stage (the step is checked and its record rewritten)")
+        for unit_id in state.unit_ids():
+            for problem in state.unit_problems(unit_id):
+                report.add("commits", step_dir.name, problem)
 
 
 def _check_completeness(dataset: DatasetDir, report: ValidationReport) -> None:
@@ -109,8 +144,13 @@ def _check_completeness(dataset: DatasetDir, report: ValidationReport) -> None:
     if schema_file.is_file():
         try:
             schema = json.loads(schema_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            report.add("completeness", "-", f"schema.json is not JSON: {exc}")
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            report.add("completeness", "-", f"{schema_file} is not JSON ({exc}): rerun the last "
+                       "step or `segcap export` to rewrite it")
+            return
+        if not isinstance(schema, dict):
+            report.add("completeness", "-", f"{schema_file} is not a JSON object: rerun the last "
+                       "step or `segcap export` to rewrite it")
             return
         if schema.get("schema_version") != SCHEMA_VERSION:
             report.add("completeness", "-", f"schema_version {schema.get('schema_version')!r}, "
@@ -120,7 +160,7 @@ def _check_completeness(dataset: DatasetDir, report: ValidationReport) -> None:
             report.add("completeness", "-", f"schema.json lacks configs {missing}")
     readme = dataset.path / "README.md"
     if readme.is_file():
-        text = readme.read_text(encoding="utf-8")
+        text = readme.read_text(encoding="utf-8", errors="replace")
         for config in dataset.configs():
             if f"config_name: {config}" not in text:
                 report.add("completeness", config, "README.md `configs:` does not list it")
@@ -137,7 +177,7 @@ def _check_schema(dataset: DatasetDir, config: str, report: ValidationReport) ->
         try:
             actual = pq.read_schema(shard)
         except Exception as exc:  # pyarrow raises several types for a corrupt footer
-            report.add("schema", config, f"{shard.name} is not readable Parquet: {exc}")
+            report.add("schema", config, f"{shard} is not readable Parquet ({exc}); {SHARD_ADVICE}")
             good = False
             continue
         for field_ in expected:

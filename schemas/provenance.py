@@ -4,8 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
+
+# The engine pins one provenance time per step (kept across restarts), so a resumed step's rows
+# equal an uninterrupted run's; rows made outside a step get the current time. Process-wide,
+# not a ContextVar: a stage's worker threads (model calls) must see it too, and a process runs
+# one step at a time.
+_pinned: list[str] = []
+
+
+@contextmanager
+def pinned_created_at(value: str) -> Iterator[None]:
+    _pinned.append(value)
+    try:
+        yield
+    finally:
+        _pinned.pop()
 
 
 def pipeline_version() -> str:
@@ -37,5 +54,6 @@ def make_provenance(
         "prompt_id": prompt_id,
         "prompt_sha256": prompt_sha256(prompt) if prompt else "",
         "params_json": json.dumps(params or {}, sort_keys=True),
-        "created_at": created_at or datetime.now(UTC).isoformat(timespec="seconds"),
+        "created_at": created_at or (_pinned[-1] if _pinned else None)
+        or datetime.now(UTC).isoformat(timespec="seconds"),
     }

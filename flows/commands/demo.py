@@ -39,8 +39,10 @@ def register(app: typer.Typer) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
         from flows.commands.run import print_run_table, quiet_prefect_defaults
         from pipelines.commands.common import console
+        from pipelines.stopping import set_resume_hint
 
         quiet_prefect_defaults()
+        set_resume_hint(f"`segcap demo --out {out}` resumes it")
         results, report = run_demo(out.resolve())
         print_run_table(results, "segcap demo")
         console.print(f"demo: dataset at {out / 'dataset'}, report at {report}, "

@@ -59,6 +59,10 @@ def register(app: typer.Typer) -> None:
         quiet_prefect_defaults()
         loaded = load_or_fail(recipe, out)
         from flows.curate import curate
+        from pipelines.stopping import set_resume_hint
+
+        again = f"segcap run {recipe}" + (f" --out {out}" if out else "")
+        set_resume_hint(f"`{again}` resumes it in {loaded.output}")
 
         results = curate(str(recipe), str(loaded.output.resolve()), ray_address)
         print_run_table(results, f"segcap run {loaded.name}")

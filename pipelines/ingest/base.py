@@ -206,7 +206,7 @@ class IngestStage(Stage):
 
         ids: set[str] = set()
         for path in DatasetDir(self.dataset_path).shard_paths("images"):
-            if not path.name.startswith(f"{self.name}-"):  # our own shards are being replaced
+            if not self.owns_shard(path):  # our own step's shards are being replaced
                 ids.update(pq.read_table(path, columns=["image_id"]).column(0).to_pylist())
         return ids
 

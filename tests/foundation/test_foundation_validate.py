@@ -38,7 +38,11 @@ def good(image_dir: Path, tmp_path: Path) -> Path:
 
 
 def rewrite(directory: Path, config: str, change) -> None:
-    """Apply `change(rows)` to a config's rows and write them back (the contract schema kept)."""
+    """Apply `change(rows)` to a config's rows and write them back (the contract schema kept).
+
+    A hand edit outside the engine: the run's commit records go too (with them, validate would
+    rightly report the engine's shards missing; that check has its own tests)."""
+    shutil.rmtree(directory / ".segcap-run", ignore_errors=True)
     dataset = DatasetDir(directory)
     rows = dataset.read(config).to_pylist()
     change(rows)

@@ -53,4 +53,11 @@ def main(path: str, mode: str, word: str = "x") -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    from pipelines.stopping import StopRequested, exit_now, stop_message, stop_on_signals
+
+    try:
+        with stop_on_signals():  # as `segcap` does: SIGINT/SIGTERM stop cleanly
+            main(*sys.argv[1:])
+    except StopRequested as stop:
+        print(stop_message(stop.signum), file=sys.stderr, flush=True)
+        exit_now(stop.exit_code)

@@ -108,9 +108,10 @@ def test_orchestration_unchanged_rerun_skips_every_step(tmp_path):
     assert [StepState(DatasetDir(path), s).commit_token() for s in ("make", "describe_test")] == tokens
 
 
-def test_orchestration_single_stage_command_after_a_run_invalidates_that_step(tmp_path):
-    """`run_stage` (the single-stage commands) replaces a recipe step's shards; the step's
-    "done" marker must go with them, so the next run redoes the step instead of skipping it."""
+def test_orchestration_single_stage_command_and_recipe_step_share_one_engine(tmp_path):
+    """A single-stage command runs as step `<stage name>` through the same engine: same shard
+    names, same markers. Its own key replaces the recipe step's, so the next recipe run redoes
+    the step (never skips it on the command's output), and the rows are the same either way."""
     from orchestration_stages import Describe, MakeInstructions, item_tables
 
     from pipelines.execute import execute_step
@@ -119,11 +120,17 @@ def test_orchestration_single_stage_command_after_a_run_invalidates_that_step(tm
     dataset = DatasetDir(tmp_path / "ds")
     run_stage(MakeInstructions(), dataset, inputs=item_tables(60))
     execute_step(Describe(), dataset, progress=False)
-    assert StepState(dataset, "describe_test").finished() is not None
+    state = StepState(dataset, "describe_test")
+    recipe_key = state.key()
     expected = sorted(r["description_id"] for r in dataset.read("descriptions").to_pylist())
 
-    run_stage(Describe(), dataset, progress=False)
-    assert StepState(dataset, "describe_test").finished() is None
+    command = run_stage(Describe(), dataset, progress=False)
+    assert not command.extra.get("skipped")  # a command asked again recomputes
+    assert state.key() != recipe_key and state.finished() is not None
+    names = sorted(p.name for p in dataset.shard_paths("descriptions"))
+    assert names and all(n.startswith("describe_test-s0") for n in names)
     stats = execute_step(Describe(), dataset, progress=False)
     assert not stats.extra.get("skipped")
     assert sorted(r["description_id"] for r in dataset.read("descriptions").to_pylist()) == expected
+    again = execute_step(Describe(), dataset, progress=False)
+    assert again.extra.get("skipped")
