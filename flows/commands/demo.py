@@ -38,8 +38,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
         from flows.commands.run import print_run_table, quiet_prefect_defaults
-        from pipelines.commands.common import console
+        from pipelines.commands.common import console, fail
 
+        if out.exists() and not out.is_dir():
+            fail(f"--out {out} is a file; give a folder for the demo's inputs, dataset and report")
         quiet_prefect_defaults()
         results, report = run_demo(out.resolve())
         print_run_table(results, "segcap demo")
