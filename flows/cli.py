@@ -83,8 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("SEGCAP_TRACEBACK") == "1":
             raise
         message, code = _describe_failure(error)
-        _print_error(f"{_command_path(argv)} failed: {message} "
-                     "(set SEGCAP_TRACEBACK=1 to see where)")
+        logs = os.environ.get("SEGCAP_LOG_FILE")
+        _print_error(f"{_command_path(argv)} failed: {message} ("
+                     + (f"Ray and Prefect logs: {logs}; " if logs else "")
+                     + "set SEGCAP_TRACEBACK=1 to see where)")
         sys.exit(code)
     sys.exit(result if isinstance(result, int) else 0)
 

@@ -96,6 +96,9 @@ def register(app: typer.Typer) -> None:
         """Run a recipe as a Prefect flow on Ray Data; a killed run resumes where it stopped."""
         quiet_prefect_defaults()
         loaded = load_or_fail(recipe, out)
+        from flows.run_logging import log_file_in, log_note, route_library_logs
+
+        log_file = route_library_logs(log_file_in(loaded.output / ".segcap-run" / "logs", "run"))
         from flows.curate import curate
 
         results = curate(str(recipe), str(loaded.output.resolve()), ray_address,
@@ -108,6 +111,8 @@ def register(app: typer.Typer) -> None:
                       f"{rows.get('rows_in', 0)} in, {rows.get('rows_out', 0)} out; "
                       f"dataset at {loaded.output}"
                       + (f", export at {loaded.export}" if loaded.export is not None else ""))
+        if log_file is not None:
+            console.print(log_note(log_file), soft_wrap=True)
 
     @app.command("serve")
     def serve_command(
