@@ -16,6 +16,8 @@ import typer
 def quiet_prefect_defaults() -> None:
     """No telemetry calls from the ephemeral server (there is no network here)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's 20 s default for the ephemeral server to come up fails on a busy machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def print_run_table(results: list[dict], title: str) -> None:

@@ -22,6 +22,7 @@ from pipelines.report.cards import Card, CardBuilder
 from pipelines.report.pages import PageLinks, card_html, overview, page
 from pipelines.report.store import ReportStore
 from pipelines.report.summary import Summary
+from pipelines.report.videos import VideoCard, VideoCardBuilder, video_card_html
 from schemas.contract import CONFIG_NAMES
 from schemas.options.report import ReportOptions
 
@@ -128,9 +129,10 @@ def _write_pages(dataset: DatasetDir, store: ReportStore, options: ReportOptions
                  folder: Path, title: str, overview_html: str,
                  filter_values: dict[str, list[str]]) -> tuple[int, int]:
     size = options.page_size
-    image_pages = math.ceil(dataset.count("images") / size)
+    image_pages = math.ceil(dataset.count("images") / size) if dataset.has("images") else 0
+    video_pages = math.ceil(len(store.video_ids()) / size)
     text_pages = math.ceil(store.orphan_instruction_count() / size)
-    pages = max(1, image_pages + text_pages)
+    pages = max(1, image_pages + video_pages + text_pages)
     links = PageLinks(out.name, folder.name)
     builder = CardBuilder(store, dataset.path, options)
     card_pages = _card_pages(dataset, store, builder, size)
@@ -139,7 +141,8 @@ def _write_pages(dataset: DatasetDir, store: ReportStore, options: ReportOptions
         index.write("window.SEGCAP_INDEX = [\n")
         number = 0
         for number, cards in enumerate(card_pages, start=1):
-            body = "".join(card_html(card) for card in cards)
+            body = "".join(video_card_html(card) if isinstance(card, VideoCard) else card_html(card)
+                           for card in cards)
             for card in cards:
                 index.write(json.dumps(card.search_entry(number)) + ",\n")
             total += len(cards)
@@ -152,7 +155,11 @@ def _write_pages(dataset: DatasetDir, store: ReportStore, options: ReportOptions
 
 
 def _card_pages(dataset: DatasetDir, store: ReportStore, builder: CardBuilder,
-                size: int) -> Iterator[list[Card]]:
+                size: int) -> Iterator[list[Card | VideoCard]]:
+    # videos first: a video card sums up many frame cards (its descriptions, its tracks)
+    videos = VideoCardBuilder(store, dataset, builder.options.max_image_pixels)
+    for chunk in _chunks(store.video_ids(), size):
+        yield [videos.card(video_id) for video_id in chunk]
     for chunk in _chunks(_image_rows(dataset, size), size):
         yield [builder.image_card(row) for row in chunk]
     for rows in store.orphan_instructions(size):
