@@ -6,6 +6,7 @@ and cards are built and written one page at a time (only one page of images is e
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -129,10 +130,10 @@ def _write_pages(dataset: DatasetDir, store: ReportStore, options: ReportOptions
                  folder: Path, title: str, overview_html: str,
                  filter_values: dict[str, list[str]]) -> tuple[int, int]:
     size = options.page_size
-    image_pages = math.ceil(dataset.count("images") / size) if dataset.has("images") else 0
-    video_pages = math.ceil(len(store.video_ids()) / size)
+    images = dataset.count("images") if dataset.has("images") else 0
+    image_pages = math.ceil((len(store.video_ids()) + images) / size)  # video cards lead
     text_pages = math.ceil(store.orphan_instruction_count() / size)
-    pages = max(1, image_pages + video_pages + text_pages)
+    pages = max(1, image_pages + text_pages)
     links = PageLinks(out.name, folder.name)
     builder = CardBuilder(store, dataset.path, options)
     card_pages = _card_pages(dataset, store, builder, size)
@@ -158,10 +159,10 @@ def _card_pages(dataset: DatasetDir, store: ReportStore, builder: CardBuilder,
                 size: int) -> Iterator[list[Card | VideoCard]]:
     # videos first: a video card sums up many frame cards (its descriptions, its tracks)
     videos = VideoCardBuilder(store, dataset, builder.options.max_image_pixels)
-    for chunk in _chunks(store.video_ids(), size):
-        yield [videos.card(video_id) for video_id in chunk]
-    for chunk in _chunks(_image_rows(dataset, size), size):
-        yield [builder.image_card(row) for row in chunk]
+    items = itertools.chain((("video", v) for v in store.video_ids()),
+                            (("image", row) for row in _image_rows(dataset, size)))
+    for chunk in _chunks(items, size):
+        yield [videos.card(item) if kind == "video" else builder.image_card(item) for kind, item in chunk]
     for rows in store.orphan_instructions(size):
         yield [builder.text_card(row) for row in rows]
 
