@@ -21,11 +21,13 @@ def quiet_prefect_defaults() -> None:
 
 
 def print_run_table(results: list[dict], title: str) -> None:
+    from rich import box
     from rich.table import Table
 
     from pipelines.commands.common import console
 
-    table = Table(title=title)
+    # box-drawing characters only on a terminal; a log or a pipe gets plain ASCII
+    table = Table(title=title, box=box.HEAVY_HEAD if console.is_terminal else box.ASCII)
     for column in ("step", "rows in", "rows out", "rejected", "seconds", "note"):
         # fold, not ellipsis: the note can be a path (the export) and must stay whole
         table.add_column(column, justify="right" if column.startswith(("rows", "rej", "sec")) else "left",
