@@ -42,8 +42,11 @@ browser:
 demo: $(STAMP_RUN)
 	$(BIN)/segcap demo --out demo-out
 
+# e.g. make test PYTEST_ARGS="tests/report -x"
+PYTEST_ARGS ?= tests
+
 test: $(STAMP_DEV) browser
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check schemas annotators pipelines flows tests benchmarks
