@@ -102,9 +102,14 @@ def make_executor(recipe: Recipe, address: str | None):
 
 @flow(name="segcap-curate", log_prints=True)
 def curate(recipe_path: str, out: str | None = None, ray_address: str | None = None,
-           progress: bool = True) -> list[dict]:
-    """Run a recipe: ingest every input, run every stage, export if asked. Resumes."""
-    recipe = load_recipe(recipe_path, overrides={"output": str(Path(out).resolve())} if out else None)
+           progress: bool = True, export: str | None = None) -> list[dict]:
+    """Run a recipe: ingest every input, run every stage, export if asked. Resumes.
+
+    `out` / `export` replace the recipe's `output:` / `export:` (`segcap run --out`)."""
+    overrides = {"output": str(Path(out).resolve())} if out else {}
+    if export:
+        overrides["export"] = str(Path(export).resolve())
+    recipe = load_recipe(recipe_path, overrides=overrides or None)
     return curate_recipe(recipe, ray_address, progress)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,11 +49,19 @@ def ensure_ray(settings: RaySettings | None = None) -> bool:
         return False
     settings = settings or RaySettings()
     address = settings.address or os.environ.get("RAY_ADDRESS")
+    # Worker log lines reach the terminal only with --verbose; they stay in the session logs.
+    log_to_driver = os.environ.get("SEGCAP_VERBOSE") == "1"
     if address:
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, log_to_driver=log_to_driver)
     else:
-        ray.init(num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=True,
+        # address="local": a local run starts its own Ray. ray.init() without an address would
+        # join whatever cluster `ray start` left on this machine (another job's, maybe no GPU).
+        ray.init(address="local", num_cpus=settings.num_cpus, include_dashboard=False,
+                 log_to_driver=log_to_driver,
                  object_store_memory=settings.object_store_mb * 1024 * 1024)
+    # sys.stderr.write, not print: a flow with log_prints would turn a print into a log record
+    sys.stderr.write(f"ray: {describe_ray(address)}\n")
+    sys.stderr.flush()
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # our own per-stage progress reports instead
     context.print_on_execution_start = False
@@ -82,6 +91,28 @@ def shutdown_ray(remove_session: bool) -> None:
         latest = session.parent / "session_latest"
         if latest.is_symlink() and not latest.exists():
             latest.unlink(missing_ok=True)
+
+
+def describe_ray(address: str | None) -> str:
+    """Which Ray this process uses and what it sees, for the run's output."""
+    import ray
+
+    total = ray.cluster_resources()
+    where = (f"joined the cluster at {address} ({ray.get_runtime_context().gcs_address})"
+             if address else "started a local Ray")
+    return (f"{where}: {len(ray.nodes())} node(s), {total.get('CPU', 0):g} CPUs, "
+            f"{total.get('GPU', 0):g} GPUs, object store {total.get('object_store_memory', 0) / 2**30:.1f} GiB")
+
+
+def check_gpus(step_id: str, num_gpus: float) -> None:
+    """Refuse a GPU step on a Ray that has too few GPUs, instead of waiting forever."""
+    import ray
+
+    have = ray.cluster_resources().get("GPU", 0)
+    if num_gpus and num_gpus > have:
+        raise RuntimeError(f"step {step_id} needs {num_gpus:g} GPU(s) per worker but this Ray has "
+                           f"{have:g}; join a GPU cluster (--ray-address / RAY_ADDRESS) or set the "
+                           "step's resources.num_gpus to 0")
 
 
 def _unit_rows(batch: pa.Table) -> list[WorkUnit]:
@@ -151,6 +182,7 @@ class RayExecutor:
             self.started_ray = True
             on_hard_exit(lambda: shutdown_ray(remove_session=False))
         resources = stage.resources
+        check_gpus(step_id, resources.num_gpus)
         items = ray.data.from_items([asdict(u) for u in units], override_num_blocks=len(units))
         common = dict(batch_size=1, batch_format="pyarrow", num_cpus=resources.num_cpus,
                       num_gpus=resources.num_gpus or None)

@@ -38,12 +38,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
         from flows.commands.run import print_run_table, quiet_prefect_defaults
-        from pipelines.commands.common import console
+        from pipelines.commands.common import console, fail
         from pipelines.stopping import set_resume_hint
 
+        if out.exists() and not out.is_dir():
+            fail(f"--out {out} is a file; give a folder for the demo's inputs, dataset and report")
         quiet_prefect_defaults()
         set_resume_hint(f"`segcap demo --out {out}` resumes it")
+        from flows.run_logging import log_file_in, log_note, route_library_logs
+
+        log_file = route_library_logs(log_file_in(out.resolve() / "logs", "demo"))
         results, report = run_demo(out.resolve())
         print_run_table(results, "segcap demo")
         console.print(f"demo: dataset at {out / 'dataset'}, report at {report}, "
-                      f"re-run with `segcap run {out / 'recipe.yaml'}`")
+                      f"re-run with `segcap run {out / 'recipe.yaml'}`", soft_wrap=True)
+        if log_file is not None:
+            console.print(log_note(log_file), soft_wrap=True)

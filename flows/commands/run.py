@@ -16,16 +16,22 @@ import typer
 def quiet_prefect_defaults() -> None:
     """No telemetry calls from the ephemeral server (there is no network here)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's 20 s default for the ephemeral server to come up fails on a busy machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def print_run_table(results: list[dict], title: str) -> None:
+    from rich import box
     from rich.table import Table
 
     from pipelines.commands.common import console
 
-    table = Table(title=title)
+    # box-drawing characters only on a terminal; a log or a pipe gets plain ASCII
+    table = Table(title=title, box=box.HEAVY_HEAD if console.is_terminal else box.ASCII)
     for column in ("step", "rows in", "rows out", "rejected", "seconds", "note"):
-        table.add_column(column, justify="right" if column.startswith(("rows", "rej", "sec")) else "left")
+        # fold, not ellipsis: the note can be a path (the export) and must stay whole
+        table.add_column(column, justify="right" if column.startswith(("rows", "rej", "sec")) else "left",
+                         overflow="fold")
     for r in results:
         if "rows_in" not in r:
             table.add_row(r["step"], "", "", "", "", r.get("out", ""))
@@ -38,40 +44,83 @@ def print_run_table(results: list[dict], title: str) -> None:
 
 
 def load_or_fail(recipe: Path, out: Path | None):
+    """Load the recipe; `--out` moves everything the run writes: the dataset to OUT and the
+    recipe's `export:` (if any) to OUT-export beside it, never the recipe's own export path."""
     from pipelines.commands.common import fail
     from schemas.recipe import RecipeError, load_recipe
 
+    overrides = None
+    if out is not None:
+        out = out.resolve()
+        overrides = {"output": str(out)}
     try:
-        return load_recipe(recipe, overrides={"output": str(out.resolve())} if out else None)
+        loaded = load_recipe(recipe, overrides=overrides)
+        if out is not None and loaded.export is not None:
+            loaded = load_recipe(recipe, overrides={**overrides, "export": str(export_beside(out))})
+        return loaded
     except RecipeError as error:
         fail(str(error))
+
+
+def export_beside(out: Path) -> Path:
+    return out.with_name(out.name + "-export")
+
+
+def check_cron_or_fail(cron: str) -> None:
+    """Refuse a bad schedule and a missing Prefect server up front, with what to do."""
+    from pydantic import ValidationError
+
+    from pipelines.commands.common import fail
+
+    try:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        CronSchedule(cron=cron)
+    except ValidationError:
+        fail(f'--cron {cron!r} is not a cron expression; use five fields, e.g. --cron "0 3 * * *" '
+             "(03:00 every day)")
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        fail("serve needs a Prefect server to schedule runs (the ephemeral one has no scheduler): "
+             "start one with `prefect server start`, then `prefect config set "
+             "PREFECT_API_URL=http://127.0.0.1:4200/api`, and run serve again")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
         recipe: Annotated[Path, typer.Argument(help="recipe YAML file")],
-        out: Annotated[Path | None, typer.Option(help="dataset directory (overrides `output:`)")] = None,
+        out: Annotated[Path | None, typer.Option(
+            help="dataset directory (overrides `output:`); the recipe's `export:` then goes to "
+                 "OUT-export beside it")] = None,
         ray_address: Annotated[str | None, typer.Option(
             help="join this Ray cluster (default: RAY_ADDRESS, else a local Ray)")] = None,
     ) -> None:
         """Run a recipe as a Prefect flow on Ray Data; a killed run resumes where it stopped."""
         quiet_prefect_defaults()
         loaded = load_or_fail(recipe, out)
+        from flows.run_logging import log_file_in, log_note, route_library_logs
+
+        log_file = route_library_logs(log_file_in(loaded.output / ".segcap-run" / "logs", "run"))
         from flows.curate import curate
         from pipelines.stopping import set_resume_hint
 
         again = f"segcap run {recipe}" + (f" --out {out}" if out else "")
         set_resume_hint(f"`{again}` resumes it in {loaded.output}")
 
-        results = curate(str(recipe), str(loaded.output.resolve()), ray_address)
+        results = curate(str(recipe), str(loaded.output.resolve()), ray_address,
+                         export=str(loaded.export) if loaded.export is not None else None)
         print_run_table(results, f"segcap run {loaded.name}")
         rows = results[-1] if results else {}
         from pipelines.commands.common import console
 
         console.print(f"run: {len(results)} steps, last step {rows.get('step', '-')}: "
                       f"{rows.get('rows_in', 0)} in, {rows.get('rows_out', 0)} out; "
-                      f"dataset at {loaded.output}")
+                      f"dataset at {loaded.output}"
+                      + (f", export at {loaded.export}" if loaded.export is not None else ""))
+        if log_file is not None:
+            console.print(log_note(log_file), soft_wrap=True)
 
     @app.command("serve")
     def serve_command(
@@ -82,6 +131,7 @@ def register(app: typer.Typer) -> None:
         """Register and serve a scheduled deployment of the recipe's run (flow.serve)."""
         quiet_prefect_defaults()
         loaded = load_or_fail(recipe, None)
+        check_cron_or_fail(cron)
         from flows.curate import curate
 
         curate.serve(name=name or loaded.name, cron=cron,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipelines.dataset_dir import DatasetDir
 
@@ -14,11 +15,15 @@ console = Console()
 
 def fail(message: str, code: int = 2) -> None:
     """Print a clear error that names the bad input, and exit non-zero."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}")
+    # soft_wrap: never break the line at the terminal width (a long path stays whole for tests
+    # and greps); escape: brackets in the message (`[vllm]`) are text, not rich markup.
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
 def existing_dataset(path: Path, needs: tuple[str, ...] = ()) -> DatasetDir:
+    if path.exists() and not path.is_dir():
+        fail(f"{path} is a file, not a dataset directory; give the folder `segcap ingest` wrote")
     if not path.is_dir():
         fail(f"dataset directory {path} does not exist; create one with `segcap ingest` first")
     dataset = DatasetDir(path)

@@ -6,6 +6,7 @@ and cards are built and written one page at a time (only one page of images is e
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -22,6 +23,7 @@ from pipelines.report.cards import Card, CardBuilder
 from pipelines.report.pages import PageLinks, card_html, overview, page
 from pipelines.report.store import ReportStore
 from pipelines.report.summary import Summary
+from pipelines.report.videos import VideoCard, VideoCardBuilder, video_card_html
 from schemas.contract import CONFIG_NAMES
 from schemas.options.report import ReportOptions
 
@@ -128,7 +130,8 @@ def _write_pages(dataset: DatasetDir, store: ReportStore, options: ReportOptions
                  folder: Path, title: str, overview_html: str,
                  filter_values: dict[str, list[str]]) -> tuple[int, int]:
     size = options.page_size
-    image_pages = math.ceil(dataset.count("images") / size)
+    images = dataset.count("images") if dataset.has("images") else 0
+    image_pages = math.ceil((len(store.video_ids()) + images) / size)  # video cards lead
     text_pages = math.ceil(store.orphan_instruction_count() / size)
     pages = max(1, image_pages + text_pages)
     links = PageLinks(out.name, folder.name)
@@ -139,7 +142,8 @@ def _write_pages(dataset: DatasetDir, store: ReportStore, options: ReportOptions
         index.write("window.SEGCAP_INDEX = [\n")
         number = 0
         for number, cards in enumerate(card_pages, start=1):
-            body = "".join(card_html(card) for card in cards)
+            body = "".join(video_card_html(card) if isinstance(card, VideoCard) else card_html(card)
+                           for card in cards)
             for card in cards:
                 index.write(json.dumps(card.search_entry(number)) + ",\n")
             total += len(cards)
@@ -152,9 +156,13 @@ def _write_pages(dataset: DatasetDir, store: ReportStore, options: ReportOptions
 
 
 def _card_pages(dataset: DatasetDir, store: ReportStore, builder: CardBuilder,
-                size: int) -> Iterator[list[Card]]:
-    for chunk in _chunks(_image_rows(dataset, size), size):
-        yield [builder.image_card(row) for row in chunk]
+                size: int) -> Iterator[list[Card | VideoCard]]:
+    # videos first: a video card sums up many frame cards (its descriptions, its tracks)
+    videos = VideoCardBuilder(store, dataset, builder.options.max_image_pixels)
+    items = itertools.chain((("video", v) for v in store.video_ids()),
+                            (("image", row) for row in _image_rows(dataset, size)))
+    for chunk in _chunks(items, size):
+        yield [videos.card(item) if kind == "video" else builder.image_card(item) for kind, item in chunk]
     for rows in store.orphan_instructions(size):
         yield [builder.text_card(row) for row in rows]
 

@@ -214,24 +214,32 @@ class CardBuilder:
             card.notes.append(f"{len(rows) - len(card.samples)} more segcap samples not shown")
 
     def _points(self, card: Card, size) -> None:
+        """One slider per (point, instance, granularity definition), fine to whole.
+
+        unsamv2 and graco pairs of the same point are different scales; mixed in one slider
+        they interleaved, so a step could shrink the mask. Within one definition the masks are
+        ordered by granularity, then area, so every step grows (or keeps) the mask."""
         scale = card.thumb.scale
         groups: dict[tuple, dict] = {}
-        for row in self.store.rows_for("pairs", card.image_id, order="x, y, granularity"):
-            key = (round(row["x"], 1), round(row["y"], 1), row["instance_id"])
+        rows = self.store.rows_for("pairs", card.image_id,
+                                   order="x, y, instance_id, granularity_def, granularity, area")
+        for row in rows:
+            key = (round(row["x"], 1), round(row["y"], 1), row["instance_id"], row["granularity_def"])
             if key not in groups:
                 if len(groups) >= self.options.max_points:
                     continue
                 groups[key] = {"x": row["x"] * scale, "y": row["y"] * scale,
-                               "instance": row["instance_id"], "masks": []}
+                               "instance": row["instance_id"], "def": row["granularity_def"],
+                               "masks": []}
             png = mask_png(row["mask"], size, GRANULARITY_COLOUR)
             if png is not None:
                 groups[key]["masks"].append({"g": round(row["granularity"], 3), "png": png,
                                              "level": row["level"], "part": bool(row["is_part"]),
-                                             "def": row["granularity_def"]})
+                                             "def": row["granularity_def"], "area": row["area"]})
         card.points = [g for g in groups.values() if g["masks"]]
         total = self.store.db.execute(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT round(x, 1), round(y, 1), instance_id"
-            " FROM pairs WHERE image_id = ?)", (card.image_id,)).fetchone()[0]
+            "SELECT COUNT(*) FROM (SELECT DISTINCT round(x, 1), round(y, 1), instance_id,"
+            " granularity_def FROM pairs WHERE image_id = ?)", (card.image_id,)).fetchone()[0]
         if total > len(groups):
             card.notes.append(f"{total - len(groups)} more granularity points not shown")
 

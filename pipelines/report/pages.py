@@ -180,6 +180,20 @@ def _descriptions(card: Card, colours: list[str]) -> str:
     return f'<div class="descriptions"><h4>Descriptions</h4>{"".join(parts)}</div>' if parts else ""
 
 
+def _level_buttons(card: Card) -> str:
+    """One button per hierarchy level present, to show one level at a time (or all)."""
+    levels = sorted({layer.level for layer in card.layers})
+    if len(levels) < 2:
+        return ""
+    names = {0: "whole objects"}
+    buttons = "".join(
+        f'<button type="button" class="level-btn" data-level="{level}">'
+        f'{names.get(level, f"level {level}")} ({sum(1 for x in card.layers if x.level == level)})</button>'
+        for level in levels)
+    return (f'<div class="levels" role="group" aria-label="hierarchy level">'
+            f'<button type="button" class="level-btn active" data-level="">all levels</button>{buttons}</div>')
+
+
 def card_html(card: Card) -> str:
     colours = [layer.colour for layer in card.layers]
     visual, data = "", None
@@ -188,15 +202,17 @@ def card_html(card: Card) -> str:
                          f'style="--c:{layer.colour}"></span>{escape(layer.label)}</span>'
                          for i, layer in enumerate(card.layers))
         points = "".join(f'<button type="button" class="point-btn" data-point="{i}">'
-                         f'point {i + 1} ({p["x"] / card.thumb.scale:.0f}, {p["y"] / card.thumb.scale:.0f})</button>'
+                         f'point {i + 1} ({p["x"] / card.thumb.scale:.0f}, {p["y"] / card.thumb.scale:.0f}) '
+                         f'{escape(p.get("def") or "")}</button>'
                          for i, p in enumerate(card.points))
         slider = (f'<div class="granularity"><div class="points">{points}</div>'
                   '<label>granularity <input type="range" class="gran-slider" min="0" max="0" value="0" disabled>'
                   '<output class="gran-value">pick a point</output></label></div>') if card.points else ""
         visual = (f'<div class="visual"><canvas width="{card.thumb.width}" height="{card.thumb.height}"></canvas>'
-                  f'<div class="legend">{legend}</div>{slider}</div>')
+                  f'{_level_buttons(card)}<div class="legend">{legend}</div>{slider}</div>')
         data = {"w": card.thumb.width, "h": card.thumb.height, "image": card.thumb.url,
-                "layers": [{"png": layer.png, "label": layer.label} for layer in card.layers],
+                "layers": [{"png": layer.png, "label": layer.label, "level": layer.level}
+                           for layer in card.layers],
                 "points": card.points}
     samples = "".join(_sample(s, colours) for s in card.samples)
     instructions = "".join(_instruction(i) for i in card.instructions)

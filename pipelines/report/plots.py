@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402  (after choosing the headless backend)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from pipelines.report.media import data_url  # noqa: E402
 from schemas.contract import CAPABILITY_FIELDS, STYLES  # noqa: E402
@@ -37,15 +38,25 @@ def _svg(figure: Figure) -> str:
     return data_url("image/svg+xml", buffer.getvalue())
 
 
-def _bars(title: str, counts: dict, xlabel: str, ylabel: str = "images") -> Plot:
+def bars_figure(title: str, counts: dict[int, int], xlabel: str, ylabel: str = "images") -> Figure:
+    """A histogram over integer values. The x axis is numeric, not one category per value:
+    with 50 distinct mask counts, one label per bar overlapped; the integer locator picks as
+    many ticks as fit the axis."""
     figure = Figure(figsize=(5, 3))
     axes = figure.add_subplot()
     keys = sorted(counts)
-    axes.bar([str(k) for k in keys], [counts[k] for k in keys], color=POOL)
+    axes.bar(keys, [counts[k] for k in keys], width=0.8, color=POOL)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, nbins="auto"))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True, nbins="auto"))
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    return Plot(title, _svg(figure))
+    figure.tight_layout()
+    return figure
+
+
+def _bars(title: str, counts: dict, xlabel: str, ylabel: str = "images") -> Plot:
+    return Plot(title, _svg(bars_figure(title, counts, xlabel, ylabel)))
 
 
 def granularity_histogram(by_def: dict[str, Counter]) -> Plot:

@@ -17,12 +17,15 @@ from pipelines.dataset_dir import DatasetDir
 BATCH_ROWS = 512
 
 _TABLES = {
-    "images": "image_id TEXT PRIMARY KEY, ord INTEGER, source TEXT, file_name TEXT",
+    "images": "image_id TEXT PRIMARY KEY, ord INTEGER, source TEXT, file_name TEXT,"
+              " video_id TEXT, frame_index INTEGER",
     "segments": "image_id TEXT, segment_id TEXT, parent_id TEXT, level INTEGER, category TEXT,"
-                " area INTEGER, mask TEXT",
+                " area INTEGER, mask TEXT, track_id INTEGER, bbox TEXT",
     "pairs": "image_id TEXT, instance_id TEXT, segment_id TEXT, x REAL, y REAL,"
-             " granularity REAL, granularity_def TEXT, level INTEGER, is_part INTEGER, mask TEXT",
-    "descriptions": "image_id TEXT, scope TEXT, target_id TEXT, short TEXT, detailed TEXT",
+             " granularity REAL, granularity_def TEXT, level INTEGER, is_part INTEGER, mask TEXT,"
+             " area INTEGER",
+    "descriptions": "image_id TEXT, scope TEXT, target_id TEXT, short TEXT, detailed TEXT,"
+                    " video_id TEXT",
     "segcap": "image_id TEXT, sample_id TEXT, task TEXT, granularity TEXT, subtree TEXT,"
               " source TEXT, conversations TEXT, masks TEXT, mask_labels TEXT, segment_ids TEXT",
     "instructions": "image_id TEXT, sample_id TEXT, source TEXT, conversations TEXT,"
@@ -31,6 +34,7 @@ _TABLES = {
     "rejects": "input_ref TEXT, stage TEXT, reason TEXT, raw TEXT",
 }
 _INDEXES = {"segments": "image_id", "pairs": "image_id", "descriptions": "image_id",
+            "images": "video_id",
             "segcap": "image_id", "instructions": "image_id", "rejects": "input_ref"}
 
 
@@ -45,17 +49,20 @@ def _mask(rle: dict | None) -> str | None:
 # Each config -> (store table, Parquet columns to read, row -> tuple in the table's column order).
 _LOADERS: dict[str, tuple[str, list[str], Callable[[dict], tuple]]] = {
     "segments": ("segments", ["image_id", "segment_id", "parent_id", "level", "category", "area", "mask",
-                              "mask_source"],
+                              "mask_source", "track_id", "bbox"],
                  lambda r: (r["image_id"], r["segment_id"], r["parent_id"], r["level"],
-                            r["category"], r["area"], _mask(r["mask"]))),
+                            r["category"], r["area"], _mask(r["mask"]), r["track_id"],
+                            _dump(r["bbox"]) if r["bbox"] is not None else None)),
     "granularity_pairs": (
         "pairs", ["image_id", "instance_id", "segment_id", "point", "granularity",
-                  "granularity_def", "level", "is_part", "mask"],
+                  "granularity_def", "level", "is_part", "mask", "area"],
         lambda r: (r["image_id"], r["instance_id"], r["segment_id"],
                    (r["point"] or [0, 0])[0], (r["point"] or [0, 0])[1], r["granularity"],
-                   r["granularity_def"], r["level"], int(bool(r["is_part"])), _mask(r["mask"]))),
-    "descriptions": ("descriptions", ["image_id", "scope", "target_id", "short", "detailed"],
-                     lambda r: (r["image_id"], r["scope"], r["target_id"], r["short"], r["detailed"])),
+                   r["granularity_def"], r["level"], int(bool(r["is_part"])), _mask(r["mask"]),
+                   r["area"])),
+    "descriptions": ("descriptions", ["image_id", "scope", "target_id", "short", "detailed", "video_id"],
+                     lambda r: (r["image_id"], r["scope"], r["target_id"], r["short"], r["detailed"],
+                                r["video_id"])),
     "segcap": ("segcap", ["image_id", "sample_id", "task", "granularity", "subtree", "source",
                           "conversations", "masks", "mask_labels", "segment_ids"],
                lambda r: (r["image_id"], r["sample_id"], r["task"], r["granularity"], r["subtree"],
@@ -89,11 +96,11 @@ class ReportStore:
     def load(self, dataset: DatasetDir, observe: Callable[[str, dict], None]) -> None:
         order = 0
         for batch in dataset.iter_batches("images", BATCH_ROWS,
-                                          ["image_id", "source", "file_name"]):
+                                          ["image_id", "source", "file_name", "video_id", "frame_index"]):
             rows = batch.to_pylist()
-            self.db.executemany("INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?)",
-                                [(r["image_id"], order + i, r["source"], r["file_name"])
-                                 for i, r in enumerate(rows)])
+            self.db.executemany("INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?, ?, ?)",
+                                [(r["image_id"], order + i, r["source"], r["file_name"],
+                                  r["video_id"], r["frame_index"]) for i, r in enumerate(rows)])
             order += len(rows)
             for row in rows:
                 observe("images", row)
@@ -136,6 +143,30 @@ class ReportStore:
             " OR image_id NOT IN (SELECT image_id FROM images) ORDER BY rowid")
         while rows := cursor.fetchmany(batch_size):
             yield rows
+
+    # ---- videos (MOT): descriptions are keyed by video_id and track id, not by image ----------
+    def video_ids(self) -> list[str]:
+        """Videos that have frames or descriptions, in order of their first frame."""
+        return [r[0] for r in self.db.execute(
+            "SELECT video_id FROM (SELECT video_id, MIN(ord) AS o FROM images WHERE video_id IS NOT NULL"
+            " GROUP BY video_id UNION SELECT video_id, 1e18 FROM descriptions WHERE video_id IS NOT NULL)"
+            " GROUP BY video_id ORDER BY MIN(o), video_id")]
+
+    def video_descriptions(self, video_id: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM descriptions WHERE video_id = ? ORDER BY rowid",
+                               (video_id,)).fetchall()
+
+    def video_frames(self, video_id: str) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT image_id, frame_index FROM images WHERE video_id = ?"
+                               " ORDER BY frame_index, image_id", (video_id,)).fetchall()
+
+    def track_boxes(self, video_id: str, track_id: str) -> list[sqlite3.Row]:
+        """The track's boxes, one per frame, in frame order."""
+        return self.db.execute(
+            "SELECT s.image_id, s.bbox, s.category, i.frame_index FROM segments s JOIN images i"
+            " ON i.image_id = s.image_id WHERE i.video_id = ? AND CAST(s.track_id AS TEXT) = ?"
+            " AND s.bbox IS NOT NULL GROUP BY s.image_id ORDER BY i.frame_index",
+            (video_id, str(track_id))).fetchall()
 
     # ---- dataset-level aggregates that need a grouping ----------------------------------------
     def per_image_histogram(self, expression: str, table: str) -> dict[int, int]:

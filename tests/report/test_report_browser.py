@@ -115,7 +115,9 @@ def test_report_granularity_slider_changes_the_mask(open_report, paged_report, s
         "id => JSON.parse(document.getElementById(id).querySelector('script.card-data').textContent).points[0]",
         card_id)
     canvas = card.locator("canvas")
-    canvas.click(position={"x": point["x"], "y": point["y"]})  # canvas is shown at its own size
+    # the canvas is shown scaled (CSS width), so the point's canvas pixels scale to the screen
+    scale = canvas.bounding_box()["width"] / int(canvas.get_attribute("width"))
+    canvas.click(position={"x": point["x"] * scale, "y": point["y"] * scale})
     assert card.get_attribute("data-point") == "0"
     assert card.get_attribute("data-granularity") == "0.2"
     finest = Pixels(page, card_id)

@@ -18,6 +18,7 @@
       this.sticky = null;  // layer chosen by a click
       this.point = null;   // granularity point shown instead of the overlay
       this.gIndex = 0;
+      this.level = null;   // null: every level; else only the layers of that hierarchy level
       this.slider = el.querySelector(".gran-slider");
       this.output = el.querySelector(".gran-value");
     }
@@ -41,6 +42,14 @@
         node.addEventListener("click", () => {
           this.sticky = this.sticky === layer ? null : layer;
           this.point = null;
+          this.draw();
+        });
+      });
+      this.el.querySelectorAll(".level-btn").forEach((button) => {
+        button.addEventListener("click", () => {
+          this.level = button.dataset.level === "" ? null : Number(button.dataset.level);
+          this.point = null;
+          this.sticky = null;
           this.draw();
         });
       });
@@ -93,8 +102,10 @@
         ctx.globalAlpha = 0.65;
         ctx.drawImage(this.pointMasks[this.point][this.gIndex], 0, 0, w, h);
       } else {
+        const levels = this.data.layers.map((l) => l.level);
         this.layers.forEach((img, i) => {
-          ctx.globalAlpha = active === null ? 0.45 : (i === active ? 0.85 : 0.08);
+          if (this.level !== null && levels[i] !== this.level && i !== active) return;
+          ctx.globalAlpha = active === null ? (this.level === null ? 0.45 : 0.6) : (i === active ? 0.85 : 0.08);
           ctx.drawImage(img, 0, 0, w, h);
         });
       }
@@ -110,6 +121,14 @@
       });
       this.el.dataset.highlight = active === null ? "" : String(active);
       this.el.dataset.point = this.point === null ? "" : String(this.point);
+      this.el.dataset.level = this.level === null ? "" : String(this.level);
+      this.el.querySelectorAll(".level-btn").forEach((node) => {
+        node.classList.toggle("active", node.dataset.level === this.el.dataset.level);
+      });
+      this.el.querySelectorAll(".swatch-label").forEach((node) => {
+        const level = this.data.layers[Number(node.dataset.layer)].level;
+        node.classList.toggle("dimmed", this.level !== null && level !== this.level);
+      });
       this.el.querySelectorAll(".phrase, .swatch-label").forEach((node) => {
         node.classList.toggle("active", Number(node.dataset.layer) === active);
       });
@@ -144,9 +163,17 @@
     return page === 1 ? body.main : `${body.folder}page-${String(page).padStart(4, "0")}.html`;
   }
 
+  // The match links are rebuilt only when the filters change: the search box's "change" event
+  // fires on blur, i.e. on the mousedown of a click on a match link, and rebuilding the links
+  // then removed the link under the pointer, so that first click went nowhere.
+  let shownState = null;
+
   function applyFilters() {
     const state = filterState();
-    sessionStorage.setItem(STORE_KEY, JSON.stringify(state));
+    const key = JSON.stringify(state);
+    if (key === shownState) return;
+    shownState = key;
+    sessionStorage.setItem(STORE_KEY, key);
     let shown = 0;
     document.querySelectorAll("article.card").forEach((card) => {
       const d = card.dataset;
@@ -186,8 +213,29 @@
     applyFilters();
   }
 
+  // The sticky header must not cover the card a link jumps to: cards keep a scroll margin of
+  // the header's real height (it wraps on narrow windows), re-applied to the current anchor.
+  function fitUnderHeader() {
+    const header = document.querySelector("header");
+    if (!header) return;
+    const height = Math.ceil(header.getBoundingClientRect().height);
+    document.documentElement.style.setProperty("--header-h", `${height}px`);
+  }
+
+  function scrollToAnchor() {
+    const id = decodeURIComponent(window.location.hash.slice(1));
+    const target = id && document.getElementById(id);
+    if (target) target.scrollIntoView();
+  }
+
+  window.addEventListener("resize", fitUnderHeader);
+  window.addEventListener("hashchange", () => { fitUnderHeader(); scrollToAnchor(); });
+
   document.addEventListener("DOMContentLoaded", () => {
+    fitUnderHeader();
     initFilters();
+    fitUnderHeader();  // the match list may have grown the page, not the header; cheap anyway
+    scrollToAnchor();
     const views = Array.from(document.querySelectorAll("article.card"))
       .filter((el) => el.querySelector("script.card-data"))
       .map((el) => new CardView(el));
