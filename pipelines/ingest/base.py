@@ -46,15 +46,6 @@ class IngestError(ValueError):
 ITEM_ERRORS = (ItemError, ImageError, masks.MaskError)
 
 
-def load_json(path: Path) -> Any:
-    if not path.is_file():
-        raise IngestError(f"annotation file {path} does not exist")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IngestError(f"{path} is not valid JSON: {exc}") from exc
-
-
 def require_list(obj: Any, what: str, path: Path) -> list:
     if not isinstance(obj, list):
         raise IngestError(f"{path}: expected {what} to be a JSON list, got {type(obj).__name__}")
@@ -163,6 +154,12 @@ class ReadContext:
             "provenance": self.provenance,
             "source_id": None if source_id is None else str(source_id),
         }
+
+
+def box_mask(x: float, y: float, w: float, h: float, height: int, width: int) -> dict:
+    """An (x, y, w, h) box as a mask clipped to the image (a polygon: edges round as COCO's do)."""
+    box = [x, y, x + w, y, x + w, y + h, x, y + h]
+    return masks.from_polygons([box], height, width).rle
 
 
 def mask_for(obj: Any, image: LoadedImage) -> dict:

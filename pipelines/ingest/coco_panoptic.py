@@ -22,9 +22,9 @@ from pipelines.ingest.base import (
     ItemResult,
     ReadContext,
     error_item,
-    load_json,
     require_list,
 )
+from pipelines.ingest.jsonfiles import load_json
 from schemas import masks
 from schemas.grounding import GroundedText
 from schemas.options.ingest import IngestOptions
@@ -34,7 +34,7 @@ QUESTION = "Please segment everything in the image and name each region."
 
 
 def list_items(options: IngestOptions) -> Iterator[dict]:
-    data = load_json(options.source)
+    data = load_json(options.source, options.max_json_mb)
     if not isinstance(data, dict):
         raise IngestError(f"{options.source}: a panoptic file is a JSON object")
     categories = {str(c["id"]): c["name"] for c in require_list(data.get("categories"), "categories",

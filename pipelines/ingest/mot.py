@@ -36,7 +36,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipelines.ingest.base import IngestError, ItemError, ItemResult, ReadContext, error_item
+from pipelines.ingest.base import (
+    IngestError,
+    ItemError,
+    ItemResult,
+    ReadContext,
+    box_mask,
+    error_item,
+)
 from schemas import masks
 from schemas.options.ingest import IngestOptions
 
@@ -220,8 +227,3 @@ def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
             image, ("mot", item["video_id"], item["frame"], track), rle,
             category=category, track_id=track, score=conf))
 
-
-def box_mask(x: float, y: float, w: float, h: float, height: int, width: int) -> dict:
-    """An (x, y, w, h) box as a mask clipped to the image (a polygon, so sub-pixel edges round as COCO does)."""
-    box = [x, y, x + w, y, x + w, y + h, x, y + h]
-    return masks.from_polygons([box], height, width).rle

@@ -11,7 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipelines.ingest.base import ITEM_ERRORS, IngestError, ItemResult, error_item, load_json
+from pipelines.ingest.base import ITEM_ERRORS, IngestError, ItemResult, error_item
+from pipelines.ingest.jsonfiles import load_json
 from schemas.options.ingest import IngestOptions
 
 
@@ -28,24 +29,36 @@ def _records_of(data, path: Path) -> list:
     raise IngestError(f"{path}: expected a list of records, got {type(data).__name__}")
 
 
-def iter_records(source: Path) -> Iterator[tuple[str, object]]:
+def iter_records(source: Path, max_mb: float) -> Iterator[tuple[str, object]]:
     paths = sorted(source.rglob("*.json")) if source.is_dir() else [source]
     if not paths:
         raise IngestError(f"no .json files under {source}")
     for path in paths:
-        for index, record in enumerate(_records_of(load_json(path), path)):
+        for index, record in enumerate(_records_of(load_json(path, max_mb), path)):
             yield f"{path.name}[{index}]", record
 
 
 def grouped_items(options: IngestOptions, image_key: str, *, allow_no_image: bool = False,
-                  text_only_chunk: int = 64) -> Iterator[dict]:
-    """Items {"ref", "file_name", "records": [(ref, record), ...]}; malformed records -> error items."""
+                  text_only_chunk: int = 64, id_key: str | None = None) -> Iterator[dict]:
+    """Items {"ref", "file_name", "records": [(ref, record), ...]}; malformed records -> error items.
+
+    With `id_key`, a record whose id was already used is a `duplicate_id` error item (the first
+    record keeps the id), so ids stay unique in the output.
+    """
     groups: dict[str, list] = defaultdict(list)
     text_only: list = []
-    for ref, record in iter_records(options.source):
+    first_use: dict[str, str] = {}
+    for ref, record in iter_records(options.source, options.max_json_mb):
         if not isinstance(record, dict):
             yield error_item(ref, "bad_field", record)
             continue
+        if id_key is not None and record.get(id_key) is not None:
+            record_id = str(record[id_key])
+            if record_id in first_use:
+                yield error_item(ref, "duplicate_id", f"{id_key} {record_id!r} was already used by "
+                                 f"{first_use[record_id]}; the first record is kept | {record}")
+                continue
+            first_use[record_id] = ref
         name = record.get(image_key)
         if name is None and allow_no_image:
             text_only.append([ref, record])

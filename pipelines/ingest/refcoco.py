@@ -23,10 +23,10 @@ from pipelines.ingest.base import (
     ItemResult,
     ReadContext,
     error_item,
-    load_json,
     require_list,
 )
 from pipelines.ingest.coco import category_table, decode_annotations
+from pipelines.ingest.jsonfiles import load_json
 from schemas import masks
 from schemas.grounding import GroundedText
 from schemas.options.ingest import IngestOptions
@@ -36,10 +36,10 @@ PRIMARY = "segcap"
 
 def _load(options: IngestOptions) -> dict:
     if options.source.is_dir():
-        data = load_json(options.source / "instances.json")
-        data["refs"] = load_json(options.source / "refs.json")
+        data = load_json(options.source / "instances.json", options.max_json_mb)
+        data["refs"] = load_json(options.source / "refs.json", options.max_json_mb)
     else:
-        data = load_json(options.source)
+        data = load_json(options.source, options.max_json_mb)
     if not isinstance(data, dict) or "refs" not in data:
         raise IngestError(f"{options.source}: expected COCO instances plus a `refs` list")
     return data
