@@ -77,9 +77,12 @@ def emit_grounded_records(records: list, decode_record, result: ItemResult) -> N
     """Decode each (ref, record) of one image into a segcap sample plus its segments.
 
     A bad record is rejected with its reason and the others go on; a segment shared by several
-    records of the image (e.g. a root under its subtrees) is written once.
+    records of the image (e.g. a root under its subtrees) is written once; a record that repeats
+    an earlier one (same sample id) is a `duplicate_id` reject. `source_id` is the record's
+    position in its file ("file.json[3]").
     """
     written: set[str] = set()
+    samples: set[str] = set()
     for ref, record in records:
         try:
             sample, segments = decode_record(record)
@@ -89,6 +92,11 @@ def emit_grounded_records(records: list, decode_record, result: ItemResult) -> N
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             result.reject(ref, "bad_field", f"{type(exc).__name__}: {exc} | {record}")
             continue
+        if sample["sample_id"] in samples:
+            result.reject(ref, "duplicate_id", f"repeats an earlier record of this image | {record}")
+            continue
+        samples.add(sample["sample_id"])
+        sample["source_id"] = ref
         for row in segments:
             if row["segment_id"] not in written:
                 written.add(row["segment_id"])
