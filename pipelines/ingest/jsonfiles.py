@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import ijson
+import orjson  # 5-10x faster than json for the spill's write-then-read of every annotation
 
 from pipelines.ingest.base import IngestError
 
@@ -27,7 +28,7 @@ MB = 1024 * 1024
 # Annotation formats nest a few levels (COCO: 5). A streaming parser's cost grows with the square
 # of the depth, so a file nested deeper than this is refused before it is parsed.
 MAX_DEPTH = 100
-_CHUNK = 16 * MB
+_CHUNK = MB  # numpy temporaries are ~20x the chunk
 
 
 def check_size(path: Path, max_mb: float) -> None:
@@ -117,12 +118,16 @@ class GroupedSpill:
     def __init__(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="segcap-ingest-")
         self._db = sqlite3.connect(Path(self._folder.name) / "spill.sqlite")
-        self._db.execute("CREATE TABLE records (key TEXT, body TEXT)")
+        self._db.execute("CREATE TABLE records (key TEXT, body BLOB)")
         self._pending: list[tuple[str, str]] = []
 
     def add(self, key: str, record: Any) -> None:
         """Raises RecursionError for a record too deeply nested to serialise (caller rejects it)."""
-        self._pending.append((key, json.dumps(record)))
+        try:
+            body = orjson.dumps(record)
+        except orjson.JSONEncodeError as exc:  # orjson refuses nesting over 255 levels
+            raise RecursionError(str(exc)) from exc
+        self._pending.append((key, body))
         if len(self._pending) >= 10_000:
             self._flush()
 
@@ -137,7 +142,7 @@ class GroupedSpill:
 
     def group(self, key: str) -> list[Any]:
         rows = self._db.execute("SELECT body FROM records WHERE key = ? ORDER BY rowid", (key,))
-        return [json.loads(body) for (body,) in rows]
+        return [orjson.loads(body) for (body,) in rows]
 
     def keys(self) -> Iterator[str]:
         for (key,) in self._db.execute("SELECT DISTINCT key FROM records ORDER BY key"):
