@@ -47,7 +47,12 @@ def mot_sequence(root: Path, folder: str, gt: str | None, *, frames: int = 2, se
 
 
 def run(fmt: str, source, images, out: Path, **options):
+    """Ingest, then require the result to honour the contract (unique ids, masks, markers)."""
+    from pipelines.validate import validate_dataset
+
     stats = ingest(fmt, source, images, out, progress=False, **options)
+    report = validate_dataset(out)
+    assert report.ok, [f"{v.check}/{v.config}: {v.message}" for v in report.violations]
     return stats, DatasetDir(out)
 
 
