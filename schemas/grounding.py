@@ -63,6 +63,9 @@ def alignment_problems(answer: str, n_masks: int, n_labels: int | None = None,
         problems.append(f"{parsed.seg_count} [SEG] markers but {n_masks} masks")
     if len(parsed.phrases) != parsed.seg_count and parsed.phrases:
         problems.append(f"{len(parsed.phrases)} <p> phrases but {parsed.seg_count} [SEG] markers")
+    empty = sum(1 for phrase in parsed.phrases if not phrase.strip())
+    if empty:  # a [SEG] with no words: nothing says what the mask is
+        problems.append(f"{empty} empty <p> </p> phrase{'s' if empty > 1 else ''}")
     if n_labels is not None and n_labels != n_masks:
         problems.append(f"{n_labels} mask labels but {n_masks} masks")
     if spans is not None:

@@ -127,3 +127,22 @@ def test_llava_duplicate_ids_keep_the_first(tmp_path, images):
     assert len(instructions) == 3 and len({r["sample_id"] for r in instructions}) == 3
     assert "first" in [r["conversations"][1]["value"] for r in instructions]
     assert rejects(ds) == [("duplicate_id", "llava.json[1]")]
+
+
+def test_validate_names_an_empty_grounded_phrase(tmp_path, images):
+    import pyarrow.parquet as pq
+
+    from pipelines.validate import validate_dataset
+    from schemas.contract import table_from_rows
+
+    good = {"file_name": "a.jpg", "label": "root", "gcg_caption": "A <k0>dog</k0>.",
+            "gcg_labels": ["k0"], "k0": {"mask": mglmm_mask(box(1, 1, 9, 9)), "label": "dog"}}
+    _, ds = run("mgsc", write_json(tmp_path / "m.json", [good]), images, tmp_path / "out")
+    rows_ = ds.read("segcap").to_pylist()
+    rows_[0]["conversations"][1]["value"] = "A <p>  </p> [SEG]."  # as an old ingest wrote it
+    rows_[0]["phrase_spans"] = [[6, 6]]
+    for path in ds.shard_paths("segcap"):
+        path.unlink()
+    pq.write_table(table_from_rows("segcap", rows_), ds.config_dir("segcap") / "edited-00000.parquet")
+    messages = [v.message for v in validate_dataset(ds.path).violations]
+    assert any("1 empty <p> </p> phrase" in m for m in messages), messages
