@@ -30,8 +30,8 @@ from pipelines.ingest.jsonfiles import (
     GroupedSpill,
     check_depth,
     check_size,
+    read_array,
     stream_items,
-    value_type,
 )
 from schemas import masks
 from schemas.options.ingest import IngestOptions
@@ -66,7 +66,7 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
     path = options.source
     check_size(path, float("inf"))  # streamed: no size limit, only existence
     check_depth(path)
-    categories = category_table(_array(path, "categories", required=False), path)
+    categories = category_table(read_array(path, "categories", required=False), path)
     spill = GroupedSpill()
     try:
         bad_annotations = []
@@ -79,23 +79,12 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
                 bad_annotations.append(error_item(f"annotation #{count}", "bad_field",
                                                   "nested too deeply to be an annotation"))
         if count == 0:
-            _array(path, "annotations", required=False)  # explains a wrongly shaped value
+            read_array(path, "annotations", required=False)  # explains a wrongly shaped value
         spill.finish()
         yield from bad_annotations
         yield from _image_items(path, spill, categories)
     finally:
         spill.close()
-
-
-def _array(path, key: str, *, required: bool) -> list:
-    """A small top-level array read whole; a wrong type is an error naming the key."""
-    items = list(stream_items(path, f"{key}.item"))
-    if not items:
-        kind = value_type(path, key)
-        if kind not in ("list", None) or (kind is None and required):
-            raise IngestError(f"{path}: expected {key} to be a JSON list, got {kind or 'nothing'} "
-                              "(a COCO file is a JSON object with images, annotations, categories)")
-    return items
 
 
 def _image_items(path, spill: GroupedSpill, categories: dict) -> Iterator[dict]:
@@ -116,7 +105,7 @@ def _image_items(path, spill: GroupedSpill, categories: dict) -> Iterator[dict]:
         yield {"ref": ref, "image": entry, "annotations": spill.group(key),
                "categories": categories}
     if not any_image:
-        _array(path, "images", required=True)
+        read_array(path, "images", required=True)
     for image_key in spill.keys():
         if image_key not in known:
             for ann in spill.group(image_key):

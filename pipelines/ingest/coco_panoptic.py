@@ -25,29 +25,34 @@ from pipelines.ingest.base import (
     ItemResult,
     ReadContext,
     error_item,
-    require_list,
 )
-from pipelines.ingest.jsonfiles import load_json
+from pipelines.ingest.jsonfiles import check_depth, check_size, read_array, stream_items
 from schemas import masks
 from schemas.grounding import GroundedText, mglmm_label, mglmm_numbered
 from schemas.options.ingest import IngestOptions
 
 PRIMARY = "segments"
+STREAMED = True  # list_items streams the file (see jsonfiles.py)
 QUESTION = "Can you segment all the objects in the image?"  # MGLMM's panoptic question
 
 
 def list_items(options: IngestOptions) -> Iterator[dict]:
-    data = load_json(options.source, options.max_json_mb)
-    if not isinstance(data, dict):
-        raise IngestError(f"{options.source}: a panoptic file is a JSON object")
-    categories = {str(c["id"]): c["name"] for c in require_list(data.get("categories"), "categories",
-                                                                  options.source)}
+    """One item per panoptic annotation (it already holds its image's segments), streamed, so a
+    large panoptic file is never held in memory whole (see jsonfiles.py)."""
+    path = options.source
+    check_size(path, float("inf"))  # streamed: no size limit, only existence
+    check_depth(path)
+    categories: dict[str, str] = {}
+    for cat in read_array(path, "categories", required=True):
+        if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
+            raise IngestError(f"{path}: every category needs an id and a name, got {cat!r}")
+        categories[str(cat["id"])] = cat["name"]
     # MGLMM sorts segments by numeric category id (not by name, not by position in the file).
     numeric = sorted(categories, key=lambda cid: (not cid.lstrip("-").isdigit(),
                                                    int(cid) if cid.lstrip("-").isdigit() else 0, cid))
     order = {cid: index for index, cid in enumerate(numeric)}
     images: dict[str, dict] = {}
-    for entry in require_list(data.get("images"), "images", options.source):
+    for entry in stream_items(path, "images.item"):
         if not isinstance(entry, dict):
             yield error_item(f"image {entry!r}"[:200], "bad_field", entry)
         elif str(entry.get("id")) in images:
@@ -55,8 +60,12 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
                              f"image id already used; the first entry is kept | {entry}")
         else:
             images[str(entry.get("id"))] = entry
+    if not images:
+        read_array(path, "images", required=True)
     annotated: set[str] = set()
-    for ann in require_list(data.get("annotations"), "annotations", options.source):
+    any_annotation = False
+    for ann in stream_items(path, "annotations.item"):
+        any_annotation = True
         ref = f"panoptic annotation {ann.get('file_name') if isinstance(ann, dict) else ann!r}"
         entry = images.get(str(ann.get("image_id"))) if isinstance(ann, dict) else None
         if entry is None:
@@ -69,6 +78,8 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
         annotated.add(str(ann.get("image_id")))
         yield {"ref": ref, "image": entry, "annotation": ann, "categories": categories,
                "category_order": order}
+    if not any_annotation:
+        read_array(path, "annotations", required=True)
 
 
 def _png_root(ctx: ReadContext):

@@ -3,7 +3,7 @@
 `json.loads` of a 200 MB COCO file holds the text plus ~10x its size in Python objects (2.4 GB
 measured), and a deeply nested file ends in a RecursionError that names nothing. So:
 
-- `load_json` (formats read whole: refcoco, panoptic, records) refuses files over the size
+- `load_json` (formats read whole: refcoco, records) refuses files over the size
   limit and turns excessive nesting into an `IngestError` naming the file;
 - `stream_items` walks one array of a file with ijson (a C streaming parser), one element at a
   time, and `GroupedSpill` keeps elements grouped by a key (COCO annotations by image id) in a
@@ -96,6 +96,18 @@ def stream_items(path: Path, prefix: str) -> Iterator[Any]:
             raise IngestError(f"{path} is not valid JSON: {exc}") from exc
         except RecursionError:
             raise IngestError(f"{path} is nested too deeply to be an annotation file") from None
+
+
+def read_array(path: Path, key: str, *, required: bool) -> list:
+    """A small top-level array (categories, images) read whole; a wrong type is an error naming
+    the key (an absent key is one only when `required`)."""
+    items = list(stream_items(path, f"{key}.item"))
+    if not items:
+        kind = value_type(path, key)
+        if kind not in ("list", None) or (kind is None and required):
+            raise IngestError(f"{path}: expected {key} to be a JSON list, got {kind or 'nothing'} "
+                              "(a COCO file is a JSON object with images, annotations, categories)")
+    return items
 
 
 def value_type(path: Path, key: str) -> str | None:

@@ -136,3 +136,9 @@ def test_wrong_shapes_are_named(tmp_path, coco_dir):
             tmp_path / "o")
     with pytest.raises(IngestError, match="expected images to be a JSON list, got nothing"):
         run("coco", write_json(tmp_path / "b.json", [1, 2]), coco_dir, tmp_path / "o")
+    with pytest.raises(IngestError, match="expected categories to be a JSON list, got object"):
+        run("coco-panoptic", write_json(tmp_path / "p.json", {"categories": {}}), coco_dir,
+            tmp_path / "o")
+    with pytest.raises(IngestError, match="every category needs an id and a name"):
+        run("coco-panoptic", write_json(tmp_path / "q.json", {"categories": [{"id": 1}]}), coco_dir,
+            tmp_path / "o")
