@@ -153,8 +153,12 @@ class GroupedSpill:
         self._db.commit()
 
     def group(self, key: str) -> list[Any]:
+        return list(self.iter_group(key))
+
+    def iter_group(self, key: str) -> Iterator[Any]:
         rows = self._db.execute("SELECT body FROM records WHERE key = ? ORDER BY rowid", (key,))
-        return [orjson.loads(body) for (body,) in rows]
+        for (body,) in rows:
+            yield orjson.loads(body)
 
     def keys(self) -> Iterator[str]:
         for (key,) in self._db.execute("SELECT DISTINCT key FROM records ORDER BY key"):

@@ -125,7 +125,8 @@ def test_deeply_nested_and_oversized_files_fail_naming_the_file(tmp_path, coco_d
         + "[" * 50_000 + "]" * 50_000 + "}]}")
     with pytest.raises(IngestError, match="nested.json is nested 50003 levels deep"):
         run("coco", nested_annotation, coco_dir, tmp_path / "o2")
-    big = write_json(tmp_path / "big.json", [{"file_name": "a.jpg", "caption": "x" * 300_000}])
+    # read whole (an object layout): the size limit applies; a top-level list is streamed instead
+    big = write_json(tmp_path / "big.json", {"data": [{"file_name": "a.jpg", "caption": "x" * 300_000}]})
     with pytest.raises(IngestError, match=r"big.json is 0 MB, over the 0.1 MB limit.*--max-json-mb"):
         run("grandf", big, coco_dir, tmp_path / "o3", max_json_mb=0.1)
 

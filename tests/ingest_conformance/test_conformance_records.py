@@ -146,3 +146,16 @@ def test_validate_names_an_empty_grounded_phrase(tmp_path, images):
     pq.write_table(table_from_rows("segcap", rows_), ds.config_dir("segcap") / "edited-00000.parquet")
     messages = [v.message for v in validate_dataset(ds.path).violations]
     assert any("1 empty <p> </p> phrase" in m for m in messages), messages
+
+
+def test_llava_pool_is_streamed_in_order_with_text_only_chunks(tmp_path, images):
+    turns = [{"from": "human", "value": "Q?"}, {"from": "gpt", "value": "A."}]
+    records = [{"id": f"t{k}", "conversations": turns} for k in range(130)]
+    records.insert(5, {"id": "img", "image": "b.jpg", "conversations": turns})
+    source = tmp_path / "pool.json"
+    source.write_text(json.dumps(records))
+    stats, ds = run("llava", source, images, tmp_path / "out")
+    instructions = rows(ds, "instructions")
+    assert len(instructions) == 131 and len({r["sample_id"] for r in instructions}) == 131
+    assert sum(r["image_id"] is not None for r in instructions) == 1
+    assert stats.rows_in == 1 + 3  # one image item, 130 text-only records in chunks of 64
