@@ -83,9 +83,12 @@ def write_mot(root: Path, frames: int, seed: int) -> None:
             encode_png(np.roll(scene.pixels, shift, axis=1)))
         for track, node in enumerate(scene.objects, 1):
             ys, xs = np.nonzero(np.roll(node.mask, shift, axis=1))
-            if len(xs):
+            # Like MOTChallenge, one class is tracked (robots here) and the gt has no class
+            # column: the recipe declares it (mot_default_class: robot), so captions say robot.
+            wrapped = len(xs) and xs.min() == 0 and xs.max() == width - 1  # split by the roll
+            if len(xs) and node.name == "robot" and not wrapped:
                 x, y = xs.min(), ys.min()
-                lines.append(f"{frame},{track},{x},{y},{xs.max() - x + 1},{ys.max() - y + 1},1,1,1")
+                lines.append(f"{frame},{track},{x},{y},{xs.max() - x + 1},{ys.max() - y + 1}")
     (sequence / "gt" / "gt.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (sequence / "seqinfo.ini").write_text(
         "[Sequence]\nname=demo-seq\nimDir=img1\nframeRate=10\n"

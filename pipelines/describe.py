@@ -24,7 +24,7 @@ from pipelines.stage import Stage, StageOutput
 from schemas.options.language import DescribeOptions
 
 SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "bbox", "area",
-                   "category", "track_id"]
+                   "category", "track_id", "mask_source", "is_crowd"]
 
 
 class DescribeStage(Stage):
@@ -48,7 +48,7 @@ class DescribeStage(Stage):
         fallback = s.on_failure == "fallback"
         self.images = ImageDescriber(backend, max_retries=s.max_retries, fallback=fallback,
                                      max_instances=s.max_instances, max_subtrees=s.max_subtrees,
-                                     tasks=tuple(s.tasks))
+                                     tasks=tuple(s.tasks), mask_source=s.mask_source)
         self.videos = VideoDescriber(backend, max_retries=s.max_retries, fallback=fallback)
         self._plan_videos()
 
@@ -145,6 +145,7 @@ class DescribeStage(Stage):
         self._collect(self.videos.describe(plans, frames), output)
 
     def _collect(self, result, output: StageOutput) -> None:
+        output.counters.update(getattr(result, "counters", None) or {})
         output.add_rows("descriptions", result.descriptions)
         output.add_rows("segcap", result.segcap)
         for ref, reason, raw in result.rejects:

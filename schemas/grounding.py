@@ -63,6 +63,9 @@ def alignment_problems(answer: str, n_masks: int, n_labels: int | None = None,
         problems.append(f"{parsed.seg_count} [SEG] markers but {n_masks} masks")
     if len(parsed.phrases) != parsed.seg_count and parsed.phrases:
         problems.append(f"{len(parsed.phrases)} <p> phrases but {parsed.seg_count} [SEG] markers")
+    empty = sum(1 for phrase in parsed.phrases if not phrase.strip())
+    if empty:  # a [SEG] with no words: nothing says what the mask is
+        problems.append(f"{empty} empty <p> </p> phrase{'s' if empty > 1 else ''}")
     if n_labels is not None and n_labels != n_masks:
         problems.append(f"{n_labels} mask labels but {n_masks} masks")
     if spans is not None:
@@ -90,3 +93,52 @@ def key_tags_to_grounded(caption: str, keys: list[str]) -> tuple[str, list[str],
         last = match.end()
     built.add(caption[last:])
     return built.text, order, built.spans
+
+
+# ---- class names in answers ---------------------------------------------------------------
+# MGLMM's panoptic loader (dataset/segm_datasets/Panoptic_Segm_ds.py, CATEGORY_REMAP and
+# get_renamed_labels): a few COCO-stuff names are rewritten, then everything after the first "-"
+# is dropped ("sky-other-merged" -> "sky"), then consecutive repeats are numbered -1, -2, ...
+MGLMM_CATEGORY_REMAP = {
+    "window-blind": "blind window", "wall-wood": "wooden wall", "wall-tile": "tiled wall",
+    "wall-stone": "stone wall", "wall-brick": "brick wall", "mirror-stuff": "mirror stuff",
+    "floor-wood": "wooden floor", "door-stuff": "door stuff",
+}
+_STUFF_SUFFIXES = ("-merged", "-other", "-stuff")
+
+
+def mglmm_label(name: str) -> str:
+    return MGLMM_CATEGORY_REMAP.get(name, name).split("-")[0]
+
+
+def mglmm_numbered(labels: list[str]) -> list[str]:
+    """MGLMM's numbering of labels already sorted by category id: a run of equal labels becomes
+    label-1, label-2, ...; a label used once stays as it is (a port of get_renamed_labels)."""
+    renamed: list[str] = []
+    count = 0
+    for i, label in enumerate(labels):
+        if count > 0 and label == renamed[-1].split("-")[0]:
+            count += 1
+            renamed.append(f"{label}-{count}")
+        elif i < len(labels) - 1 and label == labels[i + 1]:
+            count = 1
+            renamed.append(f"{label}-1")
+        else:
+            count = 0
+            renamed.append(label)
+    return renamed
+
+
+def text_label(name: str | None) -> str | None:
+    """A dataset class name as words for captions: COCO-stuff suffixes and the MGLMM rewrites
+    applied ("sky-other-merged" -> "sky", "wall-brick" -> "brick wall"), "_"/":" as spaces."""
+    if name is None:
+        return None
+    text = MGLMM_CATEGORY_REMAP.get(name, name)
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _STUFF_SUFFIXES:
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text, changed = text[: -len(suffix)], True
+    return " ".join(text.replace("_", " ").replace(":", " ").split()) or name

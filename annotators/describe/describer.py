@@ -8,6 +8,7 @@ checked for marker/mask alignment before it is returned.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,9 @@ from annotators.describe.segcap import (
     row_problems,
     segcap_row,
 )
+from annotators.describe.sources import ANNOTATED, pick_mask_source
 from annotators.describe.visual import bounded, highlight
+from schemas.grounding import text_label
 from schemas.masks import decode
 
 TASKS = ("root", "subtree", "panoptic", "referring", "region_caption")
@@ -52,11 +55,23 @@ class DescribeResult:
     descriptions: list[dict] = field(default_factory=list)
     segcap: list[dict] = field(default_factory=list)
     rejects: list[tuple[str, str, str]] = field(default_factory=list)  # (input_ref, reason, raw)
+    counters: Counter = field(default_factory=Counter)  # which mask source, what was left out
 
     def extend(self, other: DescribeResult) -> None:
         self.descriptions += other.descriptions
         self.segcap += other.segcap
         self.rejects += other.rejects
+        self.counters.update(other.counters)
+
+
+@dataclass
+class _Image:
+    """What is described of one image: its instances from one mask source, and the scene facts."""
+
+    instances: list[_Instance]
+    categories: list[str | None]  # every non-crowd root of that source (scene counts)
+    crowds: list[str]
+    mined: bool
 
 
 @dataclass
@@ -74,17 +89,20 @@ INSTANCE_PARSER = json_parser(("short", "detailed", "category", "colors"), ("col
 
 class ImageDescriber:
     def __init__(self, backend: Backend, *, max_retries: int = 2, fallback: bool = True,
-                 max_instances: int = 20, max_subtrees: int = 3, tasks: tuple[str, ...] = TASKS):
+                 max_instances: int = 20, max_subtrees: int = 3, tasks: tuple[str, ...] = TASKS,
+                 mask_source: str = "auto"):
         self.backend, self.max_retries, self.fallback = backend, max_retries, fallback
         self.max_instances, self.max_subtrees, self.tasks = max_instances, max_subtrees, tasks
+        self.mask_source = mask_source
         self.rows = RowMaker(backend)
 
     def describe(self, items: list[ImageItem]) -> DescribeResult:
         result = DescribeResult()
-        trees = [self._instances(item) for item in items]
+        described = [self._image(item, result) for item in items]
+        trees = [image.instances for image in described]
         jobs, owners = [], []
-        for item, instances in zip(items, trees, strict=True):
-            jobs.append(self._scene_job(item, instances))
+        for item, image, instances in zip(items, described, trees, strict=True):
+            jobs.append(self._scene_job(item, image))
             owners.append((item, None))
             for instance in instances:
                 jobs.append(self._instance_job(item, instance))
@@ -105,29 +123,39 @@ class ImageDescriber:
         return result
 
     # ---- evidence --------------------------------------------------------------------------
-    def _instances(self, item: ImageItem) -> list[_Instance]:
+    def _image(self, item: ImageItem, result: DescribeResult) -> _Image:
+        """One mask source per image (see sources.py); crowd regions are never an instance."""
+        source, segments = pick_mask_source(item.segments, self.mask_source)
+        result.counters[f"images_described_from.{source or 'no_masks'}"] += 1
+        mined = source is not None and source not in ANNOTATED
         height, width = item.pixels.shape[:2]
-        roots = [s for s in item.segments if s["level"] == 0]
+        all_roots = [s for s in segments if s["level"] == 0]
+        crowds = [s for s in all_roots if s.get("is_crowd")]
+        if crowds:
+            result.counters["crowd_regions_not_described"] += len(crowds)
+        roots = [s for s in all_roots if not s.get("is_crowd")]
+        categories = [s.get("category") for s in sorted(roots, key=lambda s: s["segment_id"])]
         roots = sorted(roots, key=lambda s: -int(s["area"]))[: self.max_instances]
         by_parent: dict[str, list[dict]] = {}
-        for segment in item.segments:
+        for segment in segments:
             if segment["level"] == 1 and segment.get("parent_id"):
                 by_parent.setdefault(segment["parent_id"], []).append(segment)
         instances = []
         for segment in sorted(roots, key=lambda s: s["segment_id"]):
-            instance = self._instance(item.pixels, segment, width, height)
+            instance = self._instance(item.pixels, segment, width, height, mined=mined)
             if instance is None:
                 continue
             for part in by_parent.get(segment["segment_id"], []):
-                made = self._instance(item.pixels, part, width, height)
+                made = self._instance(item.pixels, part, width, height, mined=mined, is_part=True)
                 if made is not None:
                     instance.parts.append(made)
             instance.evidence.parts = part_counts([p.evidence.label for p in instance.parts])
             instances.append(instance)
-        return instances
+        return _Image(instances, categories, [c.get("category") or "" for c in crowds], mined)
 
     @staticmethod
-    def _instance(pixels, segment: dict, width: int, height: int) -> _Instance | None:
+    def _instance(pixels, segment: dict, width: int, height: int, *, mined: bool = False,
+                  is_part: bool = False) -> _Instance | None:
         mask = decode(segment["mask"]).astype(bool)
         if mask.shape != (height, width) or not mask.any():
             return None
@@ -136,18 +164,26 @@ class ImageDescriber:
             target_id=segment["segment_id"], category=segment.get("category"),
             colours=colour_names(pixels, mask), size=size_word(int(mask.sum()), width * height),
             position=position_words(cx, cy, width, height),
-            box_normalised=normalised_box(list(segment["bbox"]), width, height))
+            box_normalised=normalised_box(list(segment["bbox"]), width, height),
+            mined=mined, is_part=is_part)
         return _Instance(segment, mask, evidence)
 
     # ---- jobs ------------------------------------------------------------------------------
-    def _scene_job(self, item: ImageItem, instances: list[_Instance]) -> Job:
-        categories = [i.evidence.category for i in instances]
-        facts = f"{len(instances)} annotated objects: " + (", ".join(c or "unlabelled" for c in categories) or "none")
+    def _scene_job(self, item: ImageItem, image: _Image) -> Job:
+        categories = image.categories
+        if image.mined:
+            facts = "no annotated objects (only automatically mined regions)"
+        else:
+            facts = f"{len(categories)} annotated objects: " + (
+                ", ".join(text_label(c) or "unlabelled" for c in categories) or "none")
+        if image.crowds and not image.mined:
+            facts += "; crowd regions (several objects each): " + ", ".join(
+                text_label(c) or "unlabelled" for c in image.crowds)
         text = prompts.SCENE.render(n_images=1, kind="image", facts=facts)
+        answer = template.scene_answer(categories, template.UNKNOWN, False, crowds=image.crowds,
+                                       mined=image.mined)
         return Job(Request(messages=[user_message(text, 1)], images=[bounded(item.pixels)],
-                           json_schema=prompts.SCENE_SCHEMA,
-                           template_answer=template.scene_answer(categories, template.UNKNOWN, False)),
-                   SCENE_PARSER)
+                           json_schema=prompts.SCENE_SCHEMA, template_answer=answer), SCENE_PARSER)
 
     def _instance_job(self, item: ImageItem, instance: _Instance) -> Job:
         evidence = instance.evidence
@@ -172,16 +208,17 @@ class ImageDescriber:
         for item, instances in zip(items, trees, strict=True):
             if "root" in self.tasks and instances:
                 question = prompts.ROOT_QUESTION.render()
-                jobs.append(self._caption_job(item, question, instances,
-                                              template.root_caption([i.evidence for i in instances])))
-                plans.append((item, "root", None, question, instances))
+                named = _distinct(instances)
+                jobs.append(self._caption_job(item, question, named,
+                                              template.root_caption([i.evidence for i in named])))
+                plans.append((item, "root", None, question, named))
             if "subtree" not in self.tasks:
                 continue
             with_parts = sorted((i for i in instances if i.parts), key=lambda i: -int(i.segment["area"]))
             for instance in with_parts[: self.max_subtrees]:
                 label = instance.evidence.label
                 question = prompts.SUBTREE_QUESTION.render(label=f"the {label}")
-                parts = instance.parts
+                parts = _distinct(instance.parts)
                 jobs.append(self._caption_job(item, question, parts,
                                               template.subtree_caption(instance.evidence, [p.evidence for p in parts]),
                                               focus=instance.mask))
@@ -228,9 +265,12 @@ class ImageDescriber:
 
     # ---- derived tasks -------------------------------------------------------------------
     def _derived(self, item: ImageItem, instances: list[_Instance], result: DescribeResult) -> None:
-        labelled = [i for i in instances if i.evidence.category]
+        # Panoptic as MGLMM: grouped by class (we have names, not ids), cleaned names, repeats
+        # numbered; regions without a class are not named in a panoptic answer.
+        labelled = sorted((i for i in instances if i.evidence.category),
+                          key=lambda i: i.evidence.label)
         if "panoptic" in self.tasks and labelled:
-            text = panoptic_answer([i.evidence.category for i in labelled])
+            text = panoptic_answer([i.evidence.label for i in labelled])
             self._add_checked(result, self._derived_row(
                 item, "panoptic", prompts.PANOPTIC_QUESTION.render(), text, labelled,
                 self.rows.rules_provenance("describe/panoptic", prompts.PANOPTIC_QUESTION)),
@@ -262,13 +302,19 @@ class ImageDescriber:
         return segcap_row(image_id=item.image_id, task=task, granularity="root", subtree=None,
                           question=question, answer=text.text,
                           masks=[r.segment["mask"] for r in regions],
-                          labels=[r.evidence.label for r in regions], spans=text.spans,
+                          labels=(list(text.phrases) if task == "panoptic"  # numbered names
+                                  else [r.evidence.label for r in regions]), spans=text.spans,
                           segment_ids=[r.segment["segment_id"] for r in regions],
                           source=item.source, provenance=provenance)
 
 
+def _distinct(regions: list[_Instance]) -> list[_Instance]:
+    return [regions[k] for k in template.distinct_regions([r.evidence for r in regions])]
+
+
 def instance_facts(evidence: InstanceEvidence) -> str:
-    facts = [f"category {evidence.category or 'unknown'}",
+    unknown = "unknown (an automatically mined region)" if evidence.mined else "unknown"
+    facts = [f"category {text_label(evidence.category) or unknown}",
              "colours " + (", ".join(n for n, _ in evidence.colours) or "unknown"),
              f"{evidence.size}, at the {evidence.position}"]
     if evidence.parts:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from skimage.color import rgb2lab
 
+from schemas.grounding import text_label
+
 # Basic colour terms (Berlin & Kay) with typical sRGB values; names are assigned by the nearest
 # prototype in CIELAB, where distances follow perceived colour differences.
 COLOUR_PROTOTYPES: dict[str, tuple[int, int, int]] = {
@@ -72,9 +74,16 @@ def number_word(n: int) -> str:
     return words[n] if n < len(words) else str(n)
 
 
+IRREGULAR_PLURALS = {"person": "people", "man": "men", "woman": "women", "child": "children",
+                     "foot": "feet", "tooth": "teeth", "mouse": "mice"}
+
+
 def plural(name: str, n: int) -> str:
     if n == 1:
         return name
+    head, _, last = name.rpartition(" ")
+    if last in IRREGULAR_PLURALS:
+        return f"{head} {IRREGULAR_PLURALS[last]}".strip()
     if name.endswith(("s", "x", "ch", "sh")):
         return name + "es"
     if name.endswith("y") and name[-2:-1] not in "aeiou":
@@ -116,10 +125,14 @@ class InstanceEvidence:
     parts: list[tuple[str, int]] = field(default_factory=list)
     frames: int = 1  # > 1 for tracks
     motion: str | None = None  # tracks: "moves right", "stays in place", ...
+    mined: bool = False  # a mined (superpixel/SAM) mask: a region, not an annotated object
+    is_part: bool = False
 
     @property
     def label(self) -> str:
-        return self.category or "object"
+        """The words for this target: its class name cleaned for text, else what is known of it:
+        an unlabelled mask is "a region" (or "a part" of one), never "an object"."""
+        return text_label(self.category) or ("part" if self.is_part else "region")
 
 
 def track_motion(centres: list[tuple[float, float]], width: int, height: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.grounding import GroundedText, alignment_problems
+from schemas.grounding import GroundedText, alignment_problems, mglmm_numbered
 from schemas.ids import stable_id
 
 
@@ -54,7 +54,7 @@ def numbered_labels(labels: list[str]) -> list[str]:
 
 def panoptic_answer(labels: list[str]) -> GroundedText:
     """"Sure, the image contains <p> a </p> [SEG], <p> b </p> [SEG] and <p> c </p> [SEG].\""""
-    names = numbered_labels(labels)
+    names = mglmm_numbered(labels)  # labels come grouped by class: runs numbered as MGLMM does
     text = GroundedText().add("Sure, the image contains ")
     for index, name in enumerate(names):
         if index:

@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
         no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the cache")] = False,
         trust_remote_code: Annotated[bool, typer.Option(help="allow model code from the checkpoint")] = False,
         batch_size: Annotated[int, typer.Option(help="images per batch")] = 16,
+        mask_source: Annotated[str, typer.Option(
+            help="auto (annotations where an image has them, else mined) | gt | mined")] = "auto",
     ) -> None:
         """Describe scenes, instances and tracks, and write grounded root/subtree captions."""
         from pipelines.commands.common import existing_dataset, fail, print_summary
@@ -41,7 +43,7 @@ def register(app: typer.Typer) -> None:
             max_retries=max_retries, on_failure=on_failure,
             tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
             cache_path=cache, use_cache=not no_cache, trust_remote_code=trust_remote_code,
-            model_batch_size=batch_size)
+            model_batch_size=batch_size, mask_source=mask_source)
         dataset = existing_dataset(directory, needs=("images",))
         stage = DescribeStage(batch_size=batch_size, **options.model_dump())
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,18 @@ def ingest_with(options: IngestOptions, out: str | Path, *, progress: bool = Tru
     if not root.is_dir():
         raise IngestError(f"image root {root} is not a directory")
     reader = reader_for(options.format)
-    # Listing first (cheap, annotations only) gives the progress total and fails fast on a bad file.
-    items = list(reader.list_items(options))
+    if getattr(reader, "STREAMED", False):
+        # A streaming reader's items are never all in memory; its file-level checks all run
+        # before the first item, so pulling one first still fails fast on a bad file.
+        stream = reader.list_items(options)
+        first = list(itertools.islice(stream, 1))
+        items, total = itertools.chain(first, stream), None
+    else:
+        # Listing first (cheap, annotations only) gives the progress total and fails fast.
+        items = list(reader.list_items(options))
+        total = len(items)
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     stage = IngestStage(**options.model_dump(mode="json"))
     stage.options["created_at"] = created_at
     return run_stage(stage, DatasetDir(out), inputs=item_batches(iter(items), options.batch_size),
-                     total=len(items), progress=progress)
+                     total=total, progress=progress)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,15 +46,6 @@ class IngestError(ValueError):
 ITEM_ERRORS = (ItemError, ImageError, masks.MaskError)
 
 
-def load_json(path: Path) -> Any:
-    if not path.is_file():
-        raise IngestError(f"annotation file {path} does not exist")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IngestError(f"{path} is not valid JSON: {exc}") from exc
-
-
 def require_list(obj: Any, what: str, path: Path) -> list:
     if not isinstance(obj, list):
         raise IngestError(f"{path}: expected {what} to be a JSON list, got {type(obj).__name__}")
@@ -77,6 +68,7 @@ class LoadedImage:
 class ItemResult:
     rows: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     rejects: list[tuple[str, str, Any]] = field(default_factory=list)
+    counters: Counter = field(default_factory=Counter)  # events worth a line in stats.json
 
     def add(self, config: str, row: dict) -> None:
         self.rows[config].append(row)
@@ -101,7 +93,7 @@ class ReadContext:
 
     def load_image(self, relative: str, result: ItemResult, *, expect: tuple | None = None,
                    video_id: str | None = None, frame_index: int | None = None,
-                   root: Path | None = None) -> LoadedImage:
+                   root: Path | None = None, source_id: Any = None) -> LoadedImage:
         """Resolve inside the root, read, probe/decode under the pixel limit, emit the images row."""
         if not isinstance(relative, str) or not relative:
             raise ItemError("bad_field", f"image path must be a non-empty string, got {relative!r}")
@@ -110,6 +102,7 @@ class ReadContext:
         row = image_row(data, relative, self.source, video_id=video_id, frame_index=frame_index,
                         max_pixels=self.options.max_pixels, embed=self.options.embed_images,
                         path=relative if self.options.embed_images else str(path))
+        row["source_id"] = str(source_id) if source_id is not None else relative
         if self.options.decode_images:
             decode_image(data, self.options.max_pixels)
         if expect and all(v is not None for v in expect):
@@ -124,7 +117,8 @@ class ReadContext:
 
     def segment_row(self, image: LoadedImage, key: Any, rle: dict, *, category: str | None,
                     parent_id: str | None = None, level: int = 0, track_id: int | None = None,
-                    score: float | None = None) -> dict:
+                    score: float | None = None, is_crowd: bool | None = None,
+                    mask_source: str = "gt") -> dict:
         return {
             "segment_id": stable_id(self.source, image.image_id, "segment", key),
             "image_id": image.image_id,
@@ -132,15 +126,16 @@ class ReadContext:
             "level": level,
             **masks.describe(rle),
             "category": category,
-            "mask_source": "gt",
+            "mask_source": mask_source,
             "score": score,
             "track_id": track_id,
+            "is_crowd": is_crowd,
         }
 
     def segcap_row(self, image: LoadedImage, key: Any, *, task: str, question: str,
                    answer: GroundedText, masks_: list[dict], labels: list[str],
                    segment_ids: list[str], granularity: str = "root",
-                   subtree: str | None = None) -> dict:
+                   subtree: str | None = None, source_id: Any = None) -> dict:
         return {
             "sample_id": stable_id(self.source, image.image_id, task, key),
             "image_id": image.image_id,
@@ -157,7 +152,14 @@ class ReadContext:
             "segment_ids": segment_ids,
             "source": self.source,
             "provenance": self.provenance,
+            "source_id": None if source_id is None else str(source_id),
         }
+
+
+def box_mask(x: float, y: float, w: float, h: float, height: int, width: int) -> dict:
+    """An (x, y, w, h) box as a mask clipped to the image (a polygon: edges round as COCO's do)."""
+    box = [x, y, x + w, y, x + w, y + h, x, y + h]
+    return masks.from_polygons([box], height, width).rle
 
 
 def mask_for(obj: Any, image: LoadedImage) -> dict:
@@ -216,6 +218,7 @@ class IngestStage(Stage):
         for ref, text in zip(batch.column("ref").to_pylist(), batch.column("item").to_pylist(),
                              strict=True):
             item = json.loads(text)
+            output.counters.update(item.get("counters") or {})
             if "error" in item:
                 output.reject(self.name, ref, item["error"], item.get("raw", ""))
                 continue
@@ -235,6 +238,7 @@ class IngestStage(Stage):
                 rows[config].extend(new_rows)
             for item_ref, reason, raw in result.rejects:
                 output.reject(self.name, item_ref, reason, raw)
+            output.counters.update(result.counters)
         for config, config_rows in rows.items():
             output.add_rows(config, config_rows)
         return output

@@ -13,23 +13,31 @@ under the annotation of the parent category in the same image whose mask overlap
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 
 from pipelines.ingest.base import (
     ITEM_ERRORS,
     IngestError,
+    ItemError,
     ItemResult,
     ReadContext,
+    box_mask,
     error_item,
-    load_json,
     mask_for,
     require_list,
+)
+from pipelines.ingest.jsonfiles import (
+    GroupedSpill,
+    check_depth,
+    check_size,
+    read_array,
+    stream_items,
 )
 from schemas import masks
 from schemas.options.ingest import IngestOptions
 
 PRIMARY = "segments"
+STREAMED = True  # list_items streams the file (see jsonfiles.py)
 
 
 def category_table(categories: list, path) -> dict[str, dict]:
@@ -53,62 +61,121 @@ def category_table(categories: list, path) -> dict[str, dict]:
 
 
 def list_items(options: IngestOptions) -> Iterator[dict]:
-    data = load_json(options.source)
-    if not isinstance(data, dict):
-        raise IngestError(f"{options.source}: a COCO file is a JSON object with images/annotations")
-    categories = category_table(data.get("categories", []), options.source)
-    images = require_list(data.get("images"), "images", options.source)
-    anns_by_image = defaultdict(list)
-    for ann in require_list(data.get("annotations", []), "annotations", options.source):
-        image_key = ann.get("image_id") if isinstance(ann, dict) else None
-        anns_by_image[str(image_key)].append(ann)
-    known = set()
-    for entry in images:
+    """One item per image, streamed: annotations are grouped by image in a temporary SQLite file,
+    so a large annotation file is never held in memory as Python objects (see jsonfiles.py)."""
+    path = options.source
+    check_size(path, float("inf"))  # streamed: no size limit, only existence
+    check_depth(path)
+    categories = category_table(read_array(path, "categories", required=False), path)
+    spill = GroupedSpill()
+    try:
+        bad_annotations = []
+        count = 0
+        for count, ann in enumerate(stream_items(path, "annotations.item"), 1):
+            image_key = ann.get("image_id") if isinstance(ann, dict) else None
+            try:
+                spill.add(str(image_key), ann)
+            except RecursionError:
+                bad_annotations.append(error_item(f"annotation #{count}", "bad_field",
+                                                  "nested too deeply to be an annotation"))
+        if count == 0:
+            read_array(path, "annotations", required=False)  # explains a wrongly shaped value
+        spill.finish()
+        yield from bad_annotations
+        yield from _image_items(path, spill, categories)
+    finally:
+        spill.close()
+
+
+def _image_items(path, spill: GroupedSpill, categories: dict) -> Iterator[dict]:
+    known: dict[str, str] = {}
+    any_image = False
+    for entry in stream_items(path, "images.item"):
+        any_image = True
         if not isinstance(entry, dict) or "id" not in entry:
             yield error_item(f"image {entry!r}"[:200], "bad_field", entry)
             continue
-        known.add(str(entry["id"]))
-        yield {
-            "ref": f"image {entry['id']} ({entry.get('file_name')})",
-            "image": entry,
-            "annotations": anns_by_image.get(str(entry["id"]), []),
-            "categories": categories,
-        }
-    for image_key, anns in anns_by_image.items():
+        key = str(entry["id"])
+        ref = f"image {entry['id']} ({entry.get('file_name')})"
+        if key in known:  # the first entry keeps the id and its annotations
+            yield error_item(ref, "duplicate_id", f"image id {entry['id']} was already used by "
+                             f"{known[key]}; the first entry is kept | {entry}")
+            continue
+        known[key] = str(entry.get("file_name"))
+        yield {"ref": ref, "image": entry, "annotations": spill.group(key),
+               "categories": categories}
+    if not any_image:
+        read_array(path, "images", required=True)
+    for image_key in spill.keys():
         if image_key not in known:
-            for ann in anns:
+            for ann in spill.group(image_key):
                 yield error_item(f"annotation {ann.get('id') if isinstance(ann, dict) else ann!r}",
                                  "unknown_image", ann)
 
 
 def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
     entry = item["image"]
-    image = ctx.load_image(entry["file_name"], result, expect=(entry.get("height"), entry.get("width")))
+    image = ctx.load_image(entry["file_name"], result, expect=(entry.get("height"), entry.get("width")),
+                           source_id=entry["id"])
     decode_annotations(item["annotations"], item["categories"], image, ctx, result)
+
+
+def annotation_mask(ann: dict, image, box_masks: bool) -> tuple[dict, str]:
+    """(RLE, mask_source): the segmentation, or the bbox when there is none and box masks are on."""
+    segmentation = ann.get("segmentation")
+    if segmentation not in (None, [], {}, ""):
+        return mask_for(segmentation, image), "gt"
+    box = ann.get("bbox")
+    if not (isinstance(box, list) and len(box) == 4
+            and all(isinstance(v, (int, float)) for v in box)):
+        raise ItemError("bad_field", "no segmentation and no [x, y, w, h] bbox")
+    if not box_masks:
+        raise ItemError("box_only", "a bbox but no segmentation; pass --box-masks (recipe: "
+                        "box_masks: true) to use the box as its mask")
+    x, y, w, h = box
+    if w <= 0 or h <= 0:
+        raise ItemError("empty_mask", f"box of size {w}x{h}")
+    return box_mask(x, y, w, h, image.height, image.width), "box"
 
 
 def decode_annotations(annotations: list, categories: dict, image, ctx: ReadContext,
                        result: ItemResult) -> dict[str, dict]:
-    """Annotations of one image -> segment rows with parents/levels; returns {ann id: row}."""
+    """Annotations of one image -> segment rows with parents/levels; returns {ann id: row}.
+
+    `iscrowd` regions are kept and marked `is_crowd` (one mask over several objects: never one
+    instance); an annotation id used twice keeps its first annotation (`duplicate_id`).
+    """
     accepted: dict[str, dict] = {}
     meta: dict[str, tuple[dict, dict]] = {}
-    for ann in annotations:
-        ref = f"annotation {ann.get('id')} of image {image.image_id}"
+    for index, ann in enumerate(annotations):
+        if not isinstance(ann, dict):
+            result.reject(f"annotation #{index} of image {image.image_id}", "bad_field", ann)
+            continue
+        # An annotation without an id is keyed by its position, so ids stay unique.
+        key = str(ann["id"]) if ann.get("id") is not None else f"#{index}"
+        ref = f"annotation {key} of image {image.image_id}"
+        if key in accepted or key in meta:
+            result.reject(ref, "duplicate_id", f"annotation id {key} is used twice in this image; "
+                          f"the first is kept | {ann}")
+            continue
         category = categories.get(str(ann.get("category_id")))
         if category is None:
             result.reject(ref, "unknown_category", ann)
             continue
         try:
-            rle = mask_for(ann["segmentation"], image)
+            rle, source = annotation_mask(ann, image, ctx.options.box_masks)
         except ITEM_ERRORS as exc:
             result.reject(ref, exc.reason, f"{exc} | {ann}")
             continue
-        except KeyError:
-            result.reject(ref, "bad_field", f"no segmentation | {ann}")
-            continue
-        row = ctx.segment_row(image, ("coco", ann.get("id")), rle, category=category["name"])
-        accepted[str(ann.get("id"))] = row
-        meta[str(ann.get("id"))] = (ann, str(ann.get("category_id")), category)
+        crowd = bool(ann.get("iscrowd") or 0)
+        row = ctx.segment_row(image, ("coco", ann["id"] if ann.get("id") is not None else key), rle,
+                              category=category["name"], is_crowd=crowd, mask_source=source)
+        if crowd:
+            result.counters["crowd_regions"] += 1
+        if source == "box":
+            result.counters["box_masks"] += 1
+        accepted[key] = row
+        meta[key] = (ann, str(ann.get("category_id")), category)
     parents = _parents(accepted, meta, result)
     for key, row in list(accepted.items()):
         if key not in parents:

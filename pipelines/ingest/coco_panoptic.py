@@ -6,13 +6,16 @@ Input: `--source panoptic.json` with `images` [{id, file_name, height?, width?}]
 `--panoptic-masks` or, by COCO convention, the JSON path without its suffix. A PNG pixel's
 segment id is R + 256 G + 256^2 B (`masks.from_label_map`).
 
-Each image also gets one MGLMM-style panoptic sample: "Sure, the image contains <p> a </p> [SEG],
-... and <p> c </p> [SEG]." where repeated names become name-1, name-2, ...
+Each image also gets one panoptic sample as MGLMM's loader builds it: segments sorted by category
+id (stable), names through MGLMM's remap (stuff names lose their suffix: "sky-other-merged" ->
+"sky"), a run of equal names numbered name-1, name-2, ..., and the answer "Sure, the image
+contains <p> a </p> [SEG], ... and <p> c </p> [SEG].". Crowd segments (`iscrowd`: one mask
+over several objects) are kept as segments marked `is_crowd` but left out of the answer, so no
+crowd is ever named or numbered as one instance (MGLMM itself does not filter them).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 from annotators.images import read_image_bytes, resolve_inside
@@ -22,32 +25,61 @@ from pipelines.ingest.base import (
     ItemResult,
     ReadContext,
     error_item,
-    load_json,
-    require_list,
 )
+from pipelines.ingest.jsonfiles import check_depth, check_size, read_array, stream_items
 from schemas import masks
-from schemas.grounding import GroundedText
+from schemas.grounding import GroundedText, mglmm_label, mglmm_numbered
 from schemas.options.ingest import IngestOptions
 
 PRIMARY = "segments"
-QUESTION = "Please segment everything in the image and name each region."
+STREAMED = True  # list_items streams the file (see jsonfiles.py)
+QUESTION = "Can you segment all the objects in the image?"  # MGLMM's panoptic question
 
 
 def list_items(options: IngestOptions) -> Iterator[dict]:
-    data = load_json(options.source)
-    if not isinstance(data, dict):
-        raise IngestError(f"{options.source}: a panoptic file is a JSON object")
-    categories = {str(c["id"]): c["name"] for c in require_list(data.get("categories"), "categories",
-                                                                  options.source)}
-    images = {str(e.get("id")): e for e in require_list(data.get("images"), "images", options.source)
-              if isinstance(e, dict)}
-    for ann in require_list(data.get("annotations"), "annotations", options.source):
+    """One item per panoptic annotation (it already holds its image's segments), streamed, so a
+    large panoptic file is never held in memory whole (see jsonfiles.py)."""
+    path = options.source
+    check_size(path, float("inf"))  # streamed: no size limit, only existence
+    check_depth(path)
+    categories: dict[str, str] = {}
+    for cat in read_array(path, "categories", required=True):
+        if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
+            raise IngestError(f"{path}: every category needs an id and a name, got {cat!r}")
+        categories[str(cat["id"])] = cat["name"]
+    # MGLMM sorts segments by numeric category id (not by name, not by position in the file).
+    numeric = sorted(categories, key=lambda cid: (not cid.lstrip("-").isdigit(),
+                                                   int(cid) if cid.lstrip("-").isdigit() else 0, cid))
+    order = {cid: index for index, cid in enumerate(numeric)}
+    images: dict[str, dict] = {}
+    for entry in stream_items(path, "images.item"):
+        if not isinstance(entry, dict):
+            yield error_item(f"image {entry!r}"[:200], "bad_field", entry)
+        elif str(entry.get("id")) in images:
+            yield error_item(f"image {entry.get('id')} ({entry.get('file_name')})", "duplicate_id",
+                             f"image id already used; the first entry is kept | {entry}")
+        else:
+            images[str(entry.get("id"))] = entry
+    if not images:
+        read_array(path, "images", required=True)
+    annotated: set[str] = set()
+    any_annotation = False
+    for ann in stream_items(path, "annotations.item"):
+        any_annotation = True
         ref = f"panoptic annotation {ann.get('file_name') if isinstance(ann, dict) else ann!r}"
         entry = images.get(str(ann.get("image_id"))) if isinstance(ann, dict) else None
         if entry is None:
             yield error_item(ref, "unknown_image", ann)
             continue
-        yield {"ref": ref, "image": entry, "annotation": ann, "categories": categories}
+        if str(ann.get("image_id")) in annotated:
+            yield error_item(ref, "duplicate_id", f"image {ann.get('image_id')} already has a "
+                             f"panoptic annotation; the first is kept | {ann}")
+            continue
+        annotated.add(str(ann.get("image_id")))
+        yield {"ref": ref, "image": entry, "annotation": ann, "categories": categories,
+               "category_order": order}
+    if not any_annotation:
+        read_array(path, "annotations", required=True)
 
 
 def _png_root(ctx: ReadContext):
@@ -57,7 +89,8 @@ def _png_root(ctx: ReadContext):
 
 def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
     entry, ann, categories = item["image"], item["annotation"], item["categories"]
-    image = ctx.load_image(entry["file_name"], result, expect=(entry.get("height"), entry.get("width")))
+    image = ctx.load_image(entry["file_name"], result, expect=(entry.get("height"), entry.get("width")),
+                           source_id=entry.get("id"))
     png = read_image_bytes(resolve_inside(_png_root(ctx), ann["file_name"]))
     by_id = masks.from_label_map(png)
     if by_id:
@@ -65,31 +98,40 @@ def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
         if tuple(size) != (image.height, image.width):
             raise ItemError("size_mismatch", f"PNG {ann['file_name']} is {size[0]}x{size[1]}, "
                             f"image is {image.height}x{image.width}")
-    rows, names = [], []
+    rows, names, order, seen = [], [], [], set()
     for info in ann["segments_info"]:
         ref = f"segment {info.get('id')} of {ann['file_name']}"
         name = categories.get(str(info.get("category_id")))
         if name is None:
             result.reject(ref, "unknown_category", info)
             continue
+        if info.get("id") in seen:
+            result.reject(ref, "duplicate_id", f"segment id {info['id']} is listed twice | {info}")
+            continue
         rle = by_id.get(int(info["id"]))
         if rle is None:
             result.reject(ref, "empty_mask", f"no pixel of id {info['id']} in the PNG | {info}")
             continue
-        rows.append(ctx.segment_row(image, ("panoptic", info["id"]), rle, category=name))
+        seen.add(info["id"])
+        crowd = bool(info.get("iscrowd") or 0)
+        rows.append(ctx.segment_row(image, ("panoptic", info["id"]), rle, category=name,
+                                    is_crowd=crowd))
         names.append(name)
+        order.append(item["category_order"][str(info.get("category_id"))])
+        if crowd:
+            result.counters["crowd_regions"] += 1
     for row in rows:
         result.add("segments", row)
-    if rows:
-        result.add("segcap", panoptic_sample(ctx, image, rows, names))
+    instances = sorted((k for k, row in enumerate(rows) if not row["is_crowd"]),
+                       key=lambda k: order[k])  # stable: equal categories keep the file's order
+    if instances:
+        result.add("segcap", panoptic_sample(ctx, image, [rows[k] for k in instances],
+                                             [names[k] for k in instances], entry.get("id")))
 
 
-def panoptic_sample(ctx: ReadContext, image, rows: list[dict], names: list[str]) -> dict:
-    totals, seen = Counter(names), Counter()
-    labels = []
-    for name in names:
-        seen[name] += 1
-        labels.append(f"{name}-{seen[name]}" if totals[name] > 1 else name)
+def panoptic_sample(ctx: ReadContext, image, rows: list[dict], names: list[str],
+                    source_id=None) -> dict:
+    labels = mglmm_numbered([mglmm_label(name) for name in names])
     answer = GroundedText().add("Sure, the image contains ")
     for k, label in enumerate(labels):
         if k:
@@ -98,4 +140,4 @@ def panoptic_sample(ctx: ReadContext, image, rows: list[dict], names: list[str])
     answer.add(".")
     return ctx.segcap_row(image, "panoptic", task="panoptic", question=QUESTION, answer=answer,
                           masks_=[r["mask"] for r in rows], labels=labels,
-                          segment_ids=[r["segment_id"] for r in rows])
+                          segment_ids=[r["segment_id"] for r in rows], source_id=source_id)

@@ -22,7 +22,7 @@ ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
 
 
 def list_items(options: IngestOptions) -> Iterator[dict]:
-    return grouped_items(options, "image", allow_no_image=True)
+    return grouped_items(options, "image", allow_no_image=True, id_key="id")
 
 
 def _conversations(record: dict) -> list[dict]:

@@ -54,6 +54,9 @@ def _decode_record(record: dict, image, ctx: ReadContext, roots_by_label: dict):
         record["gcg_caption"], [], [])
     if sorted(order) != sorted(keys):
         raise ItemError("bad_caption", f"caption tags {order} do not match gcg_labels {keys}")
+    for key, (start, end) in zip(order, spans, strict=True):
+        if start == end:  # "<k0></k0>" or only spaces: a [SEG] with no words to ground
+            raise ItemError("bad_caption", f"tag <{key}> is empty")
     answer = GroundedText(text=text, phrases=[], spans=spans)
     mask_list, labels, segments = [], [], []
     for key in order:

@@ -33,6 +33,21 @@ class IngestOptions(BaseModel):
         default=None, description="coco-panoptic PNG folder; default: the JSON path without suffix"
     )
     batch_size: int = Field(default=16, gt=0, description="work items per batch")
+    box_masks: bool = Field(
+        default=False,
+        description="coco: an annotation with a bbox but no segmentation becomes a box mask "
+        "(mask_source 'box'); without it such annotations are rejects `box_only`",
+    )
+    mot_default_class: str = Field(
+        default="person", min_length=1,
+        description="mot: the class of boxes whose file has no class column (MOT15, DanceTrack, "
+        "SportsMOT)",
+    )
+    max_json_mb: float = Field(
+        default=2048, gt=0,
+        description="largest annotation JSON file read (MB); COCO instances are streamed, other "
+        "formats are read whole",
+    )
 
     def image_root(self) -> Path:
         if self.images is not None:

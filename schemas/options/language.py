@@ -35,6 +35,9 @@ class DescribeOptions(BaseModel):
     tasks: list[DescribeTask] = Field(
         default_factory=lambda: ["root", "subtree", "panoptic", "referring", "region_caption"])
     max_instances: int = Field(20, ge=1)  # largest instances per image that are described
+    # Which masks an image is described from, one source per image, never mixed: "auto" = its
+    # annotations (gt/box) where it has them, else its best mined hierarchy; "gt" / "mined" force one.
+    mask_source: Literal["auto", "gt", "mined"] = "auto"
     max_subtrees: int = Field(3, ge=0)  # instances per image that get a subtree caption
     track_samples: int = Field(3, ge=1)  # frames per video (scene) and crops per track
     # Generation cache: a SQLite file; None = <dataset>/.cache/describe.sqlite. use_cache=False: off.

@@ -113,10 +113,11 @@ def test_coco_panoptic(image_dir, tmp_path):
     assert sorted(s["category"] for s in segments) == ["person", "person", "sky"]
     sample = rows(ds, "segcap")[0]
     answer = sample["conversations"][1]["value"]
-    assert sample["task"] == "panoptic" and sample["mask_labels"] == ["sky", "person-1", "person-2"]
+    # MGLMM order: by category id (person 1 before sky 2), repeats numbered
+    assert sample["task"] == "panoptic" and sample["mask_labels"] == ["person-1", "person-2", "sky"]
     assert not alignment_problems(answer, len(sample["masks"]), 3, sample["phrase_spans"])
     expected = (ids[..., 0].astype(int) + 256 * ids[..., 1].astype(int)) == 256
-    assert np.array_equal(coco.decode(sample["masks"][1]), expected.astype(np.uint8))
+    assert np.array_equal(coco.decode(sample["masks"][0]), expected.astype(np.uint8))
     assert reasons(ds) == ["empty_mask", "unknown_category"]
 
 
