@@ -16,6 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from annotators.backends import make_backend
+from annotators.backends.base import take_counters
+from annotators.backends.shortfall import shortfall_problem
 from annotators.backends.cache import CachedBackend, GenerationCache
 from annotators.describe.describer import ImageDescriber, ImageItem
 from annotators.describe.video import VideoDescriber, plan_video
@@ -105,7 +107,16 @@ class DescribeStage(Stage):
             output.counters["cache_hits"] = self.backend.hits
             output.counters["cache_misses"] = self.backend.misses
             self.backend.hits = self.backend.misses = 0
+        # answers by source and failed attempts by kind: stats.json shows every fallback
+        output.counters.update(take_counters(self.backend))
         return output
+
+    def result_problem(self, counters) -> str | None:
+        """Why the finished step is not what was asked (too many fallbacks), else None.
+        Called with the step's summed counters once all its units are done."""
+        if self.settings.backend == "template":
+            return None
+        return shortfall_problem(self.name, counters, self.settings.max_fallback_share)
 
     def _describe_stills(self, rows: list[dict], output: StageOutput) -> None:
         segments = self._segments([r["image_id"] for r in rows])
