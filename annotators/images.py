@@ -39,10 +39,45 @@ def resolve_inside(root: str | Path, relative: str | Path) -> Path:
     return candidate
 
 
+# An image file larger than this is refused before it is read (no image we keep is near it).
+MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024
+
+
 def read_image_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise ImageError("missing_image", f"no image file at {path}")
+    size = path.stat().st_size
+    if size > MAX_IMAGE_FILE_BYTES:
+        raise ImageError("too_many_bytes", f"{path} is {size} bytes, over {MAX_IMAGE_FILE_BYTES}")
     return path.read_bytes()
+
+
+def resolve_image_path(path: str, dataset_root: str | Path, image_roots=()) -> Path:
+    """THE rule for an `images` row's `image.path`: it must resolve (symlinks followed) inside
+    the dataset directory or one of the image roots recorded at ingest. A relative path is
+    taken from the dataset directory first, then from each root. Anything else is
+    `path_escapes_root`: a row must never make us read (and embed, or publish) an arbitrary file.
+    """
+    if not isinstance(path, str) or not path:
+        raise ImageError("missing_image", "the row has neither image bytes nor a path")
+    roots = [Path(dataset_root).resolve(), *(Path(r).resolve() for r in image_roots)]
+    candidates = [Path(path).resolve()] if Path(path).is_absolute() else \
+        [(root / path).resolve() for root in roots]
+    inside = [c for c in candidates if any(c.is_relative_to(root) for root in roots)]
+    if not inside:
+        raise ImageError("path_escapes_root", f"{path} resolves outside the dataset directory "
+                         "and the image roots recorded at ingest; it is not read")
+    return next((c for c in inside if c.is_file()), inside[0])
+
+
+def image_bytes(image: dict | None, dataset_root: str | Path, image_roots=()) -> bytes:
+    """The encoded bytes of an `images` row's `image` struct: embedded bytes, else the file its
+    path names under `resolve_image_path`'s rule (ImageError with a reason otherwise)."""
+    if not image:
+        raise ImageError("missing_image", "the row has no image")
+    if image.get("bytes") is not None:
+        return image["bytes"]
+    return read_image_bytes(resolve_image_path(image.get("path"), dataset_root, image_roots))
 
 
 def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:

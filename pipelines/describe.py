@@ -21,7 +21,8 @@ from annotators.backends.shortfall import shortfall_problem
 from annotators.backends.cache import CachedBackend, GenerationCache
 from annotators.describe.describer import ImageDescriber, ImageItem
 from annotators.describe.video import VideoDescriber, plan_video
-from annotators.images import ImageError, decode_image, read_image_bytes, resolve_inside
+from annotators.images import ImageError, decode_image
+from pipelines.image_source import DatasetImages
 from pipelines.stage import Stage, StageOutput
 from schemas.options.language import DescribeOptions
 
@@ -52,6 +53,7 @@ class DescribeStage(Stage):
                                      max_instances=s.max_instances, max_subtrees=s.max_subtrees,
                                      tasks=tuple(s.tasks))
         self.videos = VideoDescriber(backend, max_retries=s.max_retries, fallback=fallback)
+        self.image_source = DatasetImages(self.dataset_path or ".")
         self._plan_videos()
 
     def _plan_videos(self) -> None:
@@ -84,12 +86,10 @@ class DescribeStage(Stage):
 
     def _pixels(self, row: dict) -> np.ndarray:
         image = row["image"] or {}
-        data = image.get("bytes")
-        if data is None:
-            path = image.get("path") or row.get("file_name") or ""
-            resolved = Path(path) if Path(path).is_absolute() else resolve_inside(self.dataset_path or ".", path)
-            data = read_image_bytes(resolved)
-        return decode_image(data).pixels
+        if image.get("bytes") is None and not image.get("path"):
+            image = {"bytes": None, "path": row.get("file_name")}
+        # the one resolver: inside the dataset directory or a recorded image root, else a reject
+        return decode_image(self.image_source.read(image)).pixels
 
     # ---- one batch --------------------------------------------------------------------
     def process(self, batch: pa.Table) -> StageOutput:

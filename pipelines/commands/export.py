@@ -34,6 +34,10 @@ def register(app: typer.Typer) -> None:
             except ExportError as exc:
                 fail(str(exc))
             console.print(stats.summary_line())
+            if stats.rejected:  # an image left out is not what was asked: say so, exit 1
+                fail(f"export of {path}: {sum(stats.rejected.values())} image(s) not exported "
+                     f"({', '.join(f'{k} {v}' for k, v in sorted(stats.rejected.items()))}); "
+                     f"see the `rejects` config of {out}", code=1)
         elif format == "mglmm":
             from pipelines.mglmm_export import export_mglmm
 
