@@ -1,4 +1,11 @@
-"""Bounded, safe image decoding and path resolution shared by every reader and annotator."""
+"""Bounded, safe image decoding and path resolution shared by every reader and annotator.
+
+EXIF orientation: every size and every decoded pixel array here is UPRIGHT (the EXIF rotation
+applied, as `datasets.load_dataset` and every viewer show the image), so masks made on these
+pixels line up with what a training loader returns. Ingest stores an oriented image's bytes
+re-encoded upright (`upright_bytes`), so the rotation is applied once and the stored pixels
+need no EXIF to be read correctly.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 # Anything larger is refused before decoding (a decompression bomb is small on disk, huge in RAM).
 DEFAULT_MAX_PIXELS = 64_000_000
@@ -80,10 +87,46 @@ def image_bytes(image: dict | None, dataset_root: str | Path, image_roots=()) ->
     return read_image_bytes(resolve_image_path(image.get("path"), dataset_root, image_roots))
 
 
+EXIF_ORIENTATION = 0x0112
+SWAPS_AXES = (5, 6, 7, 8)  # orientations that turn the image by 90 or 270 degrees
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # a broken EXIF block is ignored, as viewers ignore it
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:
-    """(width, height, mode) from the header alone, refusing images over the pixel budget."""
+    """(width, height, mode) of the upright image from the header alone, refusing images over
+    the pixel budget."""
     image = _open(data, max_pixels)
+    if _orientation(image) in SWAPS_AXES:
+        return image.height, image.width, image.mode
     return image.width, image.height, image.mode
+
+
+def upright_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """`data` itself when it needs no rotation; else the upright image as PNG without EXIF.
+
+    PNG, not JPEG: turning a JPEG with Pillow means decoding it, and a JPEG re-encode would add
+    a second generation of compression loss; PNG keeps the decoded pixels exactly.
+    """
+    image = _open(data, max_pixels)
+    if _orientation(image) == 1:
+        return data
+    try:
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError("truncated_image", f"image data is incomplete or corrupt: {exc}") from exc
+    if upright.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
+        upright = upright.convert("RGB")  # CMYK, YCbCr, ...: PNG cannot hold them
+    buffer = io.BytesIO()
+    upright.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
@@ -136,6 +179,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never half an image
     try:
         image.load()
+        if _orientation(image) != 1:  # a path-only row still holds the camera's raw grid
+            image = ImageOps.exif_transpose(image)
         rgb = _to_rgb(image)
         pixels = np.asarray(rgb, dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as exc:
@@ -163,6 +208,8 @@ def image_row(data: bytes, file_name: str, source: str, *, video_id: str | None 
     """An `images` row for encoded bytes; refuses unreadable or over-budget images (ImageError)."""
     from schemas.ids import content_sha256
 
+    if embed:  # stored upright once, here; a path-only row is turned on every decode instead
+        data = upright_bytes(data, max_pixels)
     width, height, _ = probe_size(data, max_pixels)
     digest = content_sha256(data)
     return {
