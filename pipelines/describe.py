@@ -17,8 +17,8 @@ import pyarrow.dataset as ds
 
 from annotators.backends import make_backend
 from annotators.backends.base import take_counters
-from annotators.backends.shortfall import shortfall_problem
 from annotators.backends.cache import CachedBackend, GenerationCache
+from annotators.backends.shortfall import shortfall_problem
 from annotators.describe.describer import ImageDescriber, ImageItem
 from annotators.describe.video import VideoDescriber, plan_video
 from annotators.images import ImageError, decode_image

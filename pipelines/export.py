@@ -98,7 +98,7 @@ def export_dataset(src: str | Path, out: str | Path, *, max_rows_per_shard: int 
             writer.close()
             stats.outputs["rejects"] = stats.outputs.get("rejects", 0) + writer.rows_written
         if not embed_images:  # paths stay paths: the copy may read them under the same roots
-            from pipelines.image_source import recorded_roots, record_image_root
+            from pipelines.image_source import record_image_root, recorded_roots
 
             for root in recorded_roots(source.path):
                 record_image_root(staging.path, root)

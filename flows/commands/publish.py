@@ -19,7 +19,12 @@ def register(app: typer.Typer) -> None:
         """Validate DIR, then upload it to the Hugging Face Hub (token: HF_TOKEN or login cache)."""
         from flows.commands.run import quiet_prefect_defaults
         from pipelines.commands.common import console, fail
-        from pipelines.publish import PublishError, check_hub_reachable, check_publishable, hub_token
+        from pipelines.publish import (
+            PublishError,
+            check_hub_reachable,
+            check_publishable,
+            hub_token,
+        )
 
         if repo_id.count("/") != 1 or not all(repo_id.split("/")):
             fail(f"--repo-id {repo_id!r} must be ORG/NAME")

@@ -36,7 +36,11 @@ def register(app: typer.Typer) -> None:
         """Describe scenes, instances and tracks, and write grounded root/subtree captions."""
         from annotators.backends.base import BackendUnavailable
         from pipelines.commands.common import existing_dataset, fail
-        from pipelines.commands.scoring_common import build_options, preflight_backend, print_model_summary
+        from pipelines.commands.scoring_common import (
+            build_options,
+            preflight_backend,
+            print_model_summary,
+        )
         from pipelines.describe import DescribeStage
         from pipelines.runner import run_stage
         from schemas.options.language import DescribeOptions

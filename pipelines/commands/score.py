@@ -27,7 +27,11 @@ def register(app: typer.Typer) -> None:
             help="LMM judge: fail when more than this share of requests fail (null scores)")] = 0.1,
     ) -> None:
         """Score every sample on the 14 mmSSR capabilities (0-5) and tag its styles."""
-        from pipelines.commands.scoring_common import build_options, print_model_summary, run_on_instructions
+        from pipelines.commands.scoring_common import (
+            build_options,
+            print_model_summary,
+            run_on_instructions,
+        )
         from pipelines.score import ScoreStage
         from schemas.options.scoring import ScoreOptions
 

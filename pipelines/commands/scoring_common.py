@@ -21,10 +21,9 @@ def build_options(model_class, **values):
 
 def run_on_instructions(stage, directory: Path):
     """Run a stage over DIR's `instructions`; a missing model or folder is a clear error."""
+    from annotators.backends.base import BackendUnavailable
     from annotators.embeddings import EmbeddingModelMissing
     from pipelines.runner import run_stage
-
-    from annotators.backends.base import BackendUnavailable
 
     dataset = existing_dataset(directory, needs=("instructions",))
     preflight_backend(stage, directory)

@@ -11,7 +11,13 @@ import time
 
 import pytest
 
-from annotators.backends import Generation, Request, choice_probabilities, make_backend, user_message
+from annotators.backends import (
+    Generation,
+    Request,
+    choice_probabilities,
+    make_backend,
+    user_message,
+)
 from annotators.backends.base import BackendUnavailable, take_counters
 from annotators.backends.shortfall import shortfall_problem
 from annotators.describe.asking import Job, ask_all, json_parser
