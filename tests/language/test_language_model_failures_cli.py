@@ -64,3 +64,24 @@ def test_a_tolerated_share_of_fallbacks_passes_and_the_summary_shows_it(syntheti
     assert result.exit_code == 0, output
     assert "model answers used" in output and "template fallbacks" in output
     assert "failed attempts: malformed" in output
+
+
+GOOD_ANSWER = ('{"sentence": "A street scene.", "camera_motion": "static", "viewpoint": "medium", '
+               '"weather": "sunny", "time_of_day": "day", "place": "street", "crowd_density": "low", '
+               '"short": "a red box", "detailed": "A red box on the ground.", "category": "box", '
+               '"colors": ["red"]}')
+
+
+def test_one_bad_response_mid_stage_is_one_retried_attempt_and_the_stage_goes_on(synthetic_dataset):
+    dataset, scenes = synthetic_dataset(seeds=(0, 1))
+    with FakeServer(answer=GOOD_ANSWER) as server:
+        server.script = ["html", "ok", "null_message", "ok", "nonjson", "500"]
+        result, output = invoke("describe", dataset.path, "--backend", "openai", "--base-url",
+                                server.url, "--tasks", "panoptic", "--no-cache")
+    assert result.exit_code == 0, output
+    counters = dataset.stats()["stages"]["describe"]["counters"]
+    assert counters["failed_attempts_malformed"] == 3 and counters["failed_attempts_http_5xx"] == 1
+    assert counters["model_answers"] > 0 and counters.get("template_fallbacks", 0) == 0
+    rows = dataset.read("descriptions").to_pylist()
+    assert {r["image_id"] for r in rows if r["scope"] == "scene"} == set(scenes)
+    assert all(r["provenance"]["backend"] == "openai" for r in rows)
