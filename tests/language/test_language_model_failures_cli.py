@@ -85,3 +85,18 @@ def test_one_bad_response_mid_stage_is_one_retried_attempt_and_the_stage_goes_on
     rows = dataset.read("descriptions").to_pylist()
     assert {r["image_id"] for r in rows if r["scope"] == "scene"} == set(scenes)
     assert all(r["provenance"]["backend"] == "openai" for r in rows)
+
+
+def test_a_server_that_dies_mid_run_stops_describe_with_one_line(synthetic_dataset):
+    dataset, _ = synthetic_dataset(seeds=(0, 1, 2))
+    with FakeServer(default="500") as server:
+        started = time.monotonic()
+        result, output = invoke("describe", dataset.path, "--backend", "openai", "--base-url",
+                                server.url, "--tasks", "panoptic", "--no-cache")
+        elapsed = time.monotonic() - started
+        posts = server.posts
+    assert result.exit_code == 1, output
+    assert "failed 8 requests in a row (last: http_5xx)" in output and server.url in output
+    assert posts < 20 and elapsed < 30  # it stopped; it did not try every item 3 times
+    # nothing that looks like a finished describe is left behind
+    assert not (dataset.is_complete() and dataset.has("descriptions"))
