@@ -103,6 +103,10 @@ class OpenAIBackend(Backend):
                 f"{self.connect_timeout_s:g} s ({type(exc).__name__}); start the server or fix "
                 "--base-url") from None
         except APIStatusError as exc:
+            if exc.status_code in (401, 403):  # every request would fail the same way
+                raise ValueError(f"the server at {self.base_url} refused the API key (HTTP "
+                                 f"{exc.status_code}); set the variable named by api_key_env "
+                                 "(default OPENAI_API_KEY)") from None
             if model:  # the server is there; it just does not list models
                 return model
             raise ValueError(f"the server at {self.base_url} does not list its models "

@@ -27,8 +27,10 @@ def completion(text: str, logprob: float | None = None) -> dict:
 
 
 class FakeServer:
-    def __init__(self, default: str = "ok", answer: str = "3", models_hang: bool = False):
+    def __init__(self, default: str = "ok", answer: str = "3", models_hang: bool = False,
+                 models_status: int = 200):
         self.default, self.answer, self.models_hang = default, answer, models_hang
+        self.models_status = models_status
         self.script: list[str] = []
         self.posts = 0
         self.lock = threading.Lock()
@@ -44,6 +46,9 @@ class FakeServer:
             def do_GET(self):
                 if server.models_hang:
                     server.release.wait(60)
+                    return
+                if server.models_status != 200:
+                    self._send(server.models_status, b'{"error": {"message": "no"}}')
                     return
                 self._send(200, json.dumps({"object": "list", "data": [
                     {"id": "fake", "object": "model", "created": 0, "owned_by": "test"}]}).encode())

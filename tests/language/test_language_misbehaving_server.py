@@ -146,3 +146,13 @@ def test_a_healthy_server_is_used_and_counted_as_model_answers():
         counters = take_counters(backend)
         assert counters["model_answers"] == 1
         assert shortfall_problem("describe", counters, 0.1) is None
+
+
+def test_a_refused_key_or_an_unlisted_model_is_a_clear_setup_error():
+    with FakeServer(models_status=401) as server:
+        with pytest.raises(ValueError, match="refused the API key \\(HTTP 401\\)"):
+            make_backend("openai", model="m", base_url=server.url, **FAST)
+    with FakeServer(models_status=404) as server:
+        with pytest.raises(ValueError, match="does not list its models \\(HTTP 404\\); pass --model"):
+            make_backend("openai", base_url=server.url, **FAST)
+        assert make_backend("openai", model="m", base_url=server.url, **FAST).model == "m"
