@@ -41,7 +41,10 @@ def embed_image_bytes(table: pa.Table, base: Path) -> tuple[pa.Table, list[dict]
     image = table.column("image")
     if pc.sum(pc.is_null(pc.struct_field(image, "bytes"))).as_py() in (0, None):
         return table, []
-    images = DatasetImages(base)
+    try:
+        images = DatasetImages(base)
+    except ValueError as exc:  # an unreadable roots file: one line naming it
+        raise ExportError(str(exc)) from None
     values, keep, rejects = image.to_pylist(), [], []
     for index, (row, value) in enumerate(zip(table.column("image_id").to_pylist(), values, strict=True)):
         if value.get("bytes") is None:

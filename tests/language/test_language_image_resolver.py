@@ -111,3 +111,16 @@ def test_recording_a_root_twice_keeps_one_entry(tmp_path):
     (tmp_path / "d" / ".image_roots.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"\.image_roots\.json is unreadable"):
         recorded_roots(tmp_path / "d")
+
+
+def test_export_with_a_corrupt_roots_file_is_one_line_naming_it(tmp_path):
+    images = tmp_path / "photos"
+    images.mkdir()
+    (images / "a.png").write_bytes(encode_png(generate_scene(3, (40, 40)).pixels))
+    out = tmp_path / "data"
+    result, output = invoke("ingest", "--format", "images", "--source", images, "--out", out, "--no-embed")
+    assert result.exit_code == 0, output
+    (out / ".image_roots.json").write_text("{broken")
+    result, output = invoke("export", out, "--out", tmp_path / "published")
+    assert result.exit_code == 2, output
+    assert "json is unreadable" in output and "image_roots" in output and "Traceback" not in output
