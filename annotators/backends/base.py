@@ -167,8 +167,8 @@ def choice_probabilities(generation: Generation, choices: list[str]) -> dict[str
     """Normalised probabilities of single-token `choices` from first-token logprobs.
 
     Tokens are compared without surrounding whitespace (" 3" and "3" are the same answer).
-    Returns None when the generation carries no logprobs, none of the choices appears, or a
-    choice's logprob is not a finite number (NaN/inf never turn into a score). Normalised in
+    Returns None when the generation carries no logprobs, none of the choices appears with a
+    probability above 0, or a choice's logprob is NaN or +inf (never turned into a score). Normalised in
     log space (shifted by the largest logprob), so no value can overflow `exp`.
     """
     if not generation.first_token_logprobs:
@@ -177,9 +177,10 @@ def choice_probabilities(generation: Generation, choices: list[str]) -> dict[str
     for token, logprob in generation.first_token_logprobs.items():
         key = token.strip()
         if key in choices:
-            if not isinstance(logprob, (int, float)) or not math.isfinite(logprob):
+            if not isinstance(logprob, (int, float)) or math.isnan(logprob) or logprob == math.inf:
                 return None
-            found.setdefault(key, []).append(float(logprob))
+            if logprob != -math.inf:  # -inf is a probability of 0 (e.g. masked by a grammar)
+                found.setdefault(key, []).append(float(logprob))
     if not found:
         return None
     top = max(v for values in found.values() for v in values)

@@ -276,7 +276,7 @@ def read_completion(response) -> Generation:
 def first_token_logprobs(choice) -> dict[str, float] | None:
     """token -> logprob for the first generated token, from an OpenAI chat `Choice`.
 
-    A value that is not a finite number <= 0 is a broken server, not a probability.
+    A value that is NaN or above 0 is a broken server, not a log-probability (-inf is p = 0).
     """
     logprobs = getattr(choice, "logprobs", None)
     content = getattr(logprobs, "content", None)
@@ -287,7 +287,7 @@ def first_token_logprobs(choice) -> dict[str, float] | None:
     table.setdefault(first.token, first.logprob)
     for token, value in table.items():
         if not isinstance(token, str) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or value > LOGPROB_SLACK:
+                or math.isnan(value) or value > LOGPROB_SLACK:  # -inf (probability 0) is fine
             raise MalformedResponse(f"logprob {value!r} of token {token!r} is not a log-probability")
     return table
 

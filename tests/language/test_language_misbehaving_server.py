@@ -73,6 +73,9 @@ def test_a_huge_logprob_never_overflows_and_never_becomes_a_score():
     assert probabilities is not None and probabilities["3"] == pytest.approx(1.0)
     assert choice_probabilities(Generation(text="3", first_token_logprobs={"3": float("nan")}),
                                 list("012345")) is None
+    masked = choice_probabilities(Generation(text="3", first_token_logprobs={
+        "3": -0.1, "4": float("-inf")}), list("012345"))
+    assert masked["3"] == pytest.approx(1.0) and masked["4"] == 0.0  # -inf is p = 0, not an error
     with FakeServer(default="huge_logprob") as server:
         backend = make_backend("openai", base_url=server.url, **FAST)
         [generation] = backend.generate(ask(choices=list("012345"), want_first_token_logprobs=True))
