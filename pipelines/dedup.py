@@ -80,16 +80,16 @@ class DedupStage(Stage):
             return {}
         wanted = {i for i in image_ids if i is not None}
         hashes: dict[str, np.ndarray] = {}
+        from pipelines.image_source import DatasetImages
+
+        images = DatasetImages(dataset.path)
         for batch in dataset.iter_batches("images", IMAGE_BATCH, columns=["image_id", "image"]):
             for image_id, image in zip(batch.column("image_id").to_pylist(),
                                        batch.column("image").to_pylist(), strict=True):
                 if image_id not in wanted or image_id in hashes:
                     continue
                 try:
-                    data = image["bytes"]
-                    if data is None:
-                        with open(image["path"], "rb") as handle:
-                            data = handle.read()
+                    data = images.read(image)  # the one resolver: never a file outside the roots
                     hashes[image_id] = dct_hash(decode_image(data, MAX_IMAGE_PIXELS).pixels)
                 except (ImageError, OSError):
                     self.found["image_unreadable"] += 1  # not hashed: only exact matching applies

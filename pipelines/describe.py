@@ -16,10 +16,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from annotators.backends import make_backend
+from annotators.backends.base import take_counters
 from annotators.backends.cache import CachedBackend, GenerationCache
+from annotators.backends.shortfall import shortfall_problem
 from annotators.describe.describer import ImageDescriber, ImageItem
 from annotators.describe.video import VideoDescriber, plan_video
-from annotators.images import ImageError, decode_image, read_image_bytes, resolve_inside
+from annotators.images import ImageError, decode_image
+from pipelines.image_source import DatasetImages
 from pipelines.stage import Stage, StageOutput
 from schemas.options.language import DescribeOptions
 
@@ -50,6 +53,7 @@ class DescribeStage(Stage):
                                      max_instances=s.max_instances, max_subtrees=s.max_subtrees,
                                      tasks=tuple(s.tasks), mask_source=s.mask_source)
         self.videos = VideoDescriber(backend, max_retries=s.max_retries, fallback=fallback)
+        self.image_source = DatasetImages(self.dataset_path or ".")
         self._plan_videos()
 
     def _plan_videos(self) -> None:
@@ -82,12 +86,10 @@ class DescribeStage(Stage):
 
     def _pixels(self, row: dict) -> np.ndarray:
         image = row["image"] or {}
-        data = image.get("bytes")
-        if data is None:
-            path = image.get("path") or row.get("file_name") or ""
-            resolved = Path(path) if Path(path).is_absolute() else resolve_inside(self.dataset_path or ".", path)
-            data = read_image_bytes(resolved)
-        return decode_image(data).pixels
+        if image.get("bytes") is None and not image.get("path"):
+            image = {"bytes": None, "path": row.get("file_name")}
+        # the one resolver: inside the dataset directory or a recorded image root, else a reject
+        return decode_image(self.image_source.read(image)).pixels
 
     # ---- one batch --------------------------------------------------------------------
     def process(self, batch: pa.Table) -> StageOutput:
@@ -105,7 +107,16 @@ class DescribeStage(Stage):
             output.counters["cache_hits"] = self.backend.hits
             output.counters["cache_misses"] = self.backend.misses
             self.backend.hits = self.backend.misses = 0
+        # answers by source and failed attempts by kind: stats.json shows every fallback
+        output.counters.update(take_counters(self.backend))
         return output
+
+    def result_problem(self, counters) -> str | None:
+        """Why the finished step is not what was asked (too many fallbacks), else None.
+        Called with the step's summed counters once all its units are done."""
+        if self.settings.backend == "template":
+            return None
+        return shortfall_problem(self.name, counters, self.settings.max_fallback_share)
 
     def _describe_stills(self, rows: list[dict], output: StageOutput) -> None:
         segments = self._segments([r["image_id"] for r in rows])

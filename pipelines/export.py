@@ -32,22 +32,37 @@ class ExportError(ValueError):
     """The source cannot be exported (not a dataset, unreadable image path, OUT inside SRC)."""
 
 
-def embed_image_bytes(table: pa.Table, base: Path) -> pa.Table:
-    """Fill `image.bytes` from `image.path` where only the path is stored."""
+def embed_image_bytes(table: pa.Table, base: Path) -> tuple[pa.Table, list[dict]]:
+    """Fill `image.bytes` from `image.path` where only the path is stored, under the project's
+    one rule (pipelines/image_source.py). A row whose file cannot be read under it (a path
+    outside the dataset directory and the recorded image roots, a missing file) is dropped and
+    returned as a reject: it is never embedded."""
+    from annotators.images import ImageError
+    from pipelines.image_source import DatasetImages
+    from schemas.rejects import reject_row
+
     image = table.column("image")
     if pc.sum(pc.is_null(pc.struct_field(image, "bytes"))).as_py() in (0, None):
-        return table
-    values = image.to_pylist()
-    for row, value in zip(table.column("image_id").to_pylist(), values, strict=True):
+        return table, []
+    try:
+        images = DatasetImages(base)
+    except ValueError as exc:  # an unreadable roots file: one line naming it
+        raise ExportError(str(exc)) from None
+    values, keep, rejects = image.to_pylist(), [], []
+    for index, (row, value) in enumerate(zip(table.column("image_id").to_pylist(), values, strict=True)):
         if value.get("bytes") is None:
-            path = Path(value.get("path") or "")
-            path = path if path.is_absolute() else base / path
-            if not value.get("path") or not path.is_file():
-                raise ExportError(f"image {row}: no bytes and no readable file at {path}")
-            value["bytes"] = path.read_bytes()
+            try:
+                value["bytes"] = images.read(value)
+            except ImageError as exc:
+                rejects.append(reject_row("export", row, exc.reason, str(exc)))
+                continue
             value["path"] = Path(value["path"]).name
+        keep.append(index)
     index = table.column_names.index("image")
-    return table.set_column(index, "image", pa.array(values, type=image.type))
+    table = table.set_column(index, "image", pa.array(values, type=image.type))
+    if len(keep) < table.num_rows:
+        table = table.take(pa.array(keep, type=pa.int64()))
+    return table, rejects
 
 
 def export_dataset(src: str | Path, out: str | Path, *, max_rows_per_shard: int = DEFAULT_MAX_ROWS,
@@ -63,15 +78,18 @@ def export_dataset(src: str | Path, out: str | Path, *, max_rows_per_shard: int 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = DatasetDir(target.parent / f".{target.name}.export-{uuid.uuid4().hex[:8]}")
     stats = StageStats("export")
+    refused_rows: list[dict] = []
     try:
         for config in source.configs():
             writer = staging.shard_writer(config, "part", max_rows=max_rows_per_shard,
                                           max_bytes=max_bytes_per_shard)
             try:
                 for batch in source.iter_batches(config, BATCH_ROWS.get(config, DEFAULT_BATCH_ROWS)):
-                    if config == "images" and embed_images:
-                        batch = embed_image_bytes(batch, source.path)
                     stats.rows_in += batch.num_rows
+                    if config == "images" and embed_images:
+                        batch, refused = embed_image_bytes(batch, source.path)
+                        refused_rows += refused
+                        stats.rejected.update(r["reason"] for r in refused)
                     if drop_failed and config in VERIFIED_CONFIGS:
                         batch, dropped = drop_failed_rows(batch)
                         stats.counters[f"{config}_failed_verification_dropped"] += dropped
@@ -81,6 +99,18 @@ def export_dataset(src: str | Path, out: str | Path, *, max_rows_per_shard: int 
                 raise
             writer.close()
             stats.outputs[config] = writer.rows_written
+        if refused_rows:  # quarantined beside the source's own rejects, never embedded
+            from schemas.contract import table_from_rows
+
+            writer = staging.shard_writer("rejects", "export")
+            writer.write(table_from_rows("rejects", refused_rows))
+            writer.close()
+            stats.outputs["rejects"] = stats.outputs.get("rejects", 0) + writer.rows_written
+        if not embed_images:  # paths stay paths: the copy may read them under the same roots
+            from pipelines.image_source import record_image_root, recorded_roots
+
+            for root in recorded_roots(source.path):
+                record_image_root(staging.path, root)
         stats.rows_out = sum(stats.outputs.values())
         stats.seconds = time.monotonic() - started
         for name, entry in source.stats().get("stages", {}).items():

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from annotators.images import ImageError, decode_image
+from annotators.images import ImageError, decode_image, image_bytes, resolve_image_path
 from pipelines.dataset_dir import DatasetDir
 from schemas.contract import CAPABILITY_FIELDS
 
@@ -43,7 +43,10 @@ class ImageIndex:
     """image_id -> where its pixels are (embedded, or a file path), read once without the bytes."""
 
     def __init__(self, dataset: DatasetDir):
+        from pipelines.image_source import recorded_roots
+
         self.dataset = dataset
+        self.roots = recorded_roots(dataset.path)
         self.paths: dict[str, str | None] = {}
         shards = dataset.shard_paths("images")
         if not shards:
@@ -64,8 +67,13 @@ class ImageIndex:
         if image_id not in self.paths:
             return f"image {image_id} is not in the images config"
         path = self.paths[image_id]
-        if path is not None and not os.path.isfile(path):
-            return f"image {image_id} points at {path}, which does not exist"
+        if path is not None:
+            try:  # the one resolver: inside the dataset directory or a recorded image root
+                resolved = resolve_image_path(path, self.dataset.path, self.roots)
+            except ImageError as exc:
+                return f"image {image_id}: {exc}"
+            if not os.path.isfile(resolved):
+                return f"image {image_id} points at {path}, which does not exist"
         return None
 
     def pixels(self, image_ids: list[str], max_pixels: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -82,10 +90,7 @@ class ImageIndex:
         for image_id, image in zip(table.column("image_id").to_pylist(),
                                    table.column("image").to_pylist(), strict=True):
             try:
-                data = image["bytes"]
-                if data is None:
-                    with open(image["path"], "rb") as handle:
-                        data = handle.read()
+                data = image_bytes(image, self.dataset.path, self.roots)
                 found[image_id] = decode_image(data, max_pixels).pixels
             except (ImageError, OSError) as exc:
                 errors[image_id] = str(exc)

@@ -65,14 +65,46 @@ def hub_token() -> str:
     return token
 
 
+def hub_endpoint() -> str:
+    """The Hub URL (HF_ENDPOINT read now, so a test or a mirror can point elsewhere)."""
+    import os
+
+    from huggingface_hub import constants
+
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def check_hub_reachable(timeout_s: float = 10.0) -> None:
+    """Fail in seconds, with one line, when the Hub cannot be reached (no network, a wrong
+    HF_ENDPOINT): before the flow starts, instead of retried uploads ending in a traceback."""
+    import httpx
+
+    endpoint = hub_endpoint()
+    try:
+        httpx.head(endpoint, timeout=timeout_s)  # any HTTP answer means the Hub is reachable
+    except httpx.HTTPError as exc:
+        raise PublishError(f"cannot reach the Hugging Face Hub at {endpoint} ({type(exc).__name__}); "
+                           "check the network (or HF_ENDPOINT) and rerun") from None
+
+
 def upload(path: str | Path, repo_id: str, private: bool, api: HubApi | None = None) -> str:
-    """Create the dataset repo if needed and upload the directory; returns the repo URL."""
+    """Create the dataset repo if needed and upload the directory; returns the repo URL.
+
+    Any failure of the Hub calls becomes one PublishError line naming the repo (the flow
+    retries the task; the command prints the line, never the client's traceback)."""
     if api is None:
         from huggingface_hub import HfApi
 
-        api = HfApi(token=hub_token())
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    api.upload_folder(repo_id=repo_id, folder_path=str(path), repo_type="dataset",
-                      ignore_patterns=HIDDEN_PATTERNS,
-                      commit_message=f"Upload {Path(path).name} with segcap-curator")
-    return f"https://huggingface.co/datasets/{repo_id}"
+        api = HfApi(token=hub_token(), endpoint=hub_endpoint())
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, folder_path=str(path), repo_type="dataset",
+                          ignore_patterns=HIDDEN_PATTERNS,
+                          commit_message=f"Upload {Path(path).name} with segcap-curator")
+    except PublishError:
+        raise
+    except Exception as exc:  # network, HTTP and auth errors of the hub client, all alike
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise PublishError(f"upload of {path} to datasets/{repo_id} failed: "
+                           f"{type(exc).__name__}: {first}") from None
+    return f"{hub_endpoint()}/datasets/{repo_id}"

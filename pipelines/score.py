@@ -64,11 +64,22 @@ class ScoreStage(Stage):
             from annotators.scoring.judge import LMMJudge, LMMStyler
 
             extra = {"trust_remote_code": options.trust_remote_code} if options.backend == "transformers" else {}
+            if options.backend == "openai":
+                extra = options.call_options()  # timeouts, attempts, deadline: bounded calls
             backend = make_backend(options.backend, model=options.model, base_url=options.base_url,
                                    max_new_tokens=4, **extra)
+            self.backend = backend
             self.scorer = LMMJudge(backend, use_logprobs=options.use_logprobs)
             if options.styler == "lmm":
                 self.styler = LMMStyler(backend)
+
+    def result_problem(self, counters) -> str | None:
+        """Too many judge requests failed (null scores): the step is not what was asked."""
+        if self.settings.backend == "rules":
+            return None
+        from annotators.backends.shortfall import shortfall_problem
+
+        return shortfall_problem(self.name, counters, self.settings.max_fallback_share)
 
     # ---- per batch -------------------------------------------------------------------------
     def _accept(self, row, output: StageOutput) -> PreparedSample | None:
@@ -132,6 +143,10 @@ class ScoreStage(Stage):
         else:
             scores = self.scorer.score(samples)
         styles = self.styler.styles(samples, pixels) if self.styler else [rule_styles(s) for s in samples]
+        if self.settings.backend != "rules":
+            from annotators.backends.base import take_counters
+
+            output.counters.update(take_counters(self.backend))  # requests, failures by kind
         for row, row_scores, row_styles, row_notes in zip(accepted, scores, styles, notes, strict=True):
             row["capability_scores"] = {
                 field: None if np.isnan(value) else float(value)

@@ -102,6 +102,11 @@ class Backend(Strict):
     kind: Literal["template", "rules", "transformers", "openai", "vllm"]
     model: str | None = None
     base_url: str | None = None
+    # How its calls may fail (see schemas/options/language.ModelCallOptions); merged like model.
+    timeout_s: float | None = Field(None, gt=0)
+    attempts: int | None = Field(None, ge=1)
+    deadline_s: float | None = Field(None, gt=0)
+    max_fallback_share: float | None = Field(None, ge=0, le=1)
 
 
 class Budgets(Strict):
@@ -150,6 +155,9 @@ class Recipe(Strict):
         return [step.id or step.stage for step in self.stages]
 
 
+BACKEND_CALL_KEYS = ("timeout_s", "attempts", "deadline_s", "max_fallback_share")
+
+
 class RecipeError(ValueError):
     """A recipe that cannot be used; the message lists every problem with its place."""
 
@@ -168,11 +176,27 @@ def _apply_backends_and_budgets(data: Any) -> None:
             continue
         backend = backends.get(step.get("backend")) if step.get("backend") else None
         if isinstance(backend, dict):
-            for key in ("kind", "model", "base_url"):
+            for key in ("kind", "model", "base_url", *BACKEND_CALL_KEYS):
                 if backend.get(key) is not None:
                     options.setdefault("backend" if key == "kind" else key, backend[key])
         if step.get("stage") == "select" and budgets.get("selection") is not None:
             options.setdefault("budget", budgets["selection"])
+
+
+def _undefined_backends(data: Any) -> list[tuple[tuple, str]]:
+    """(key path, message) for every step naming a backend that `backends:` does not define:
+    a misspelt name must never run the default backend silently."""
+    if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
+        return []
+    backends = data.get("backends") if isinstance(data.get("backends"), dict) else {}
+    problems = []
+    for index, step in enumerate(data["stages"]):
+        name = step.get("backend") if isinstance(step, dict) else None
+        if name is not None and name not in backends:
+            defined = ", ".join(sorted(map(str, backends))) or "none"
+            problems.append((("stages", index, "backend"),
+                             f"backend {name!r} is not defined in `backends:` (defined: {defined})"))
+    return problems
 
 
 def _marks(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
@@ -215,15 +239,20 @@ def parse_recipe(text: str, source: str = "<recipe>", base_dir: Path | None = No
     data.update(overrides or {})
     _apply_backends_and_budgets(data)
     marks = _marks(node) if node is not None else {}
+    errors = [(loc, message) for loc, message in _undefined_backends(data)]
+    recipe = None
     try:
-        return Recipe.model_validate(data, context={"base_dir": str(base_dir or Path("."))})
+        recipe = Recipe.model_validate(data, context={"base_dir": str(base_dir or Path("."))})
     except ValidationError as error:
+        errors += [(tuple(item["loc"]), item["msg"]) for item in error.errors()]
+    if errors:
         problems = []
-        for item in error.errors():
-            key, line = _place(tuple(item["loc"]), marks)
+        for loc, message in errors:
+            key, line = _place(loc, marks)
             where = f"{source}:{line}" if line else source
-            problems.append(f"{where}: `{key}`: {item['msg']}")
-        raise RecipeError("invalid recipe:\n  " + "\n  ".join(problems)) from None
+            problems.append(f"{where}: `{key}`: {message}")
+        raise RecipeError("invalid recipe:\n  " + "\n  ".join(problems))
+    return recipe
 
 
 def load_recipe(path: str | Path, overrides: dict | None = None) -> Recipe:

@@ -2,7 +2,9 @@
 
 Every backend (transformers, openai, vllm, template) takes a list of `Request`s and returns one
 `Generation` per request, in order. A failed request yields a `Generation` with `error` set;
-`generate` itself never raises for a bad item, so one bad image cannot sink a batch.
+`generate` itself never raises for a bad item, so one bad image cannot sink a batch. It raises
+only `BackendUnavailable`: the server is gone (or the deadline passed), and the step must stop
+instead of replacing every answer by a fallback.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +20,12 @@ import numpy as np
 from PIL import Image
 
 TOP_LOGPROBS = 20
+
+
+class BackendUnavailable(ConnectionError):
+    """The model server cannot be used at all: not reachable at setup, failing request after
+    request, or past the step's deadline. A ConnectionError (an OSError), so every command that
+    already reports OSErrors as one line reports this one too."""
 
 
 @dataclass
@@ -39,6 +48,9 @@ class Generation:
     # log-probabilities of candidate first tokens (token text -> logprob); None if unavailable
     first_token_logprobs: dict[str, float] | None = None
     error: str | None = None
+    # why the request failed: timeout | connection | http_429 | http_5xx | http_4xx | malformed |
+    # unavailable | exception (a backend's own failure)
+    error_kind: str | None = None
     cached: bool = False
 
     @property
@@ -63,10 +75,22 @@ class Backend:
         return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
                 "top_p": self.top_p, "seed": self.seed}
 
+    @property
+    def counters(self) -> Counter:
+        """Events of this backend's calls since the stage last took them (`take_counters`):
+        requests, failed requests, failed attempts by kind, answers by source."""
+        found = self.__dict__.get("_counters")
+        if found is None:
+            found = self.__dict__["_counters"] = Counter()
+        return found
+
     def generate(self, requests: list[Request]) -> list[Generation]:
         if not requests:
             return []
-        return self._generate(requests)
+        results = self._generate(requests)
+        self.counters["requests"] += len(requests)
+        self.counters["failed_requests"] += sum(1 for g in results if not g.ok)
+        return results
 
     def _generate(self, requests: list[Request]) -> list[Generation]:
         raise NotImplementedError
@@ -125,20 +149,41 @@ def count_image_slots(messages: list[dict]) -> int:
                for p in m["content"] if p.get("type") == "image")
 
 
+def take_counters(backend: Backend) -> Counter:
+    """The counters of `backend` and of every backend it wraps (`.inner`), summed; then cleared."""
+    total: Counter = Counter()
+    seen = set()
+    while backend is not None and id(backend) not in seen:
+        seen.add(id(backend))
+        counters = getattr(backend, "counters", None)
+        if counters:
+            total.update(counters)
+            counters.clear()
+        backend = getattr(backend, "inner", None)
+    return total
+
+
 def choice_probabilities(generation: Generation, choices: list[str]) -> dict[str, float] | None:
     """Normalised probabilities of single-token `choices` from first-token logprobs.
 
     Tokens are compared without surrounding whitespace (" 3" and "3" are the same answer).
-    Returns None when the generation carries no logprobs or none of the choices appears.
+    Returns None when the generation carries no logprobs, none of the choices appears with a
+    probability above 0, or a choice's logprob is NaN or +inf (never turned into a score). Normalised in
+    log space (shifted by the largest logprob), so no value can overflow `exp`.
     """
     if not generation.first_token_logprobs:
         return None
-    mass: dict[str, float] = dict.fromkeys(choices, 0.0)
+    found: dict[str, list[float]] = {}
     for token, logprob in generation.first_token_logprobs.items():
         key = token.strip()
-        if key in mass:
-            mass[key] += math.exp(logprob)
-    total = sum(mass.values())
-    if total <= 0:
+        if key in choices:
+            if not isinstance(logprob, (int, float)) or math.isnan(logprob) or logprob == math.inf:
+                return None
+            if logprob != -math.inf:  # -inf is a probability of 0 (e.g. masked by a grammar)
+                found.setdefault(key, []).append(float(logprob))
+    if not found:
         return None
+    top = max(v for values in found.values() for v in values)
+    mass = {choice: sum(math.exp(v - top) for v in found.get(choice, [])) for choice in choices}
+    total = sum(mass.values())
     return {choice: value / total for choice, value in mass.items()}

@@ -44,7 +44,7 @@ class TransformersBackend(Backend):
                 try:
                     outputs = self._run_chunk([requests[i] for i in chunk])
                 except Exception as exc:  # a broken chunk is reported per request, never raised
-                    outputs = [Generation(error=f"{type(exc).__name__}: {exc}") for _ in chunk]
+                    outputs = [Generation(error=f"{type(exc).__name__}: {exc}", error_kind="exception") for _ in chunk]
                 for i, output in zip(chunk, outputs, strict=True):
                     results[i] = output
         return results  # type: ignore[return-value]

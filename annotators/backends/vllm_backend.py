@@ -51,7 +51,7 @@ class VLLMBackend(Backend):
         try:
             outputs = self.llm.chat(conversations, sampling_params=params, use_tqdm=False)
         except Exception as exc:  # reported per request; the stage goes on
-            return [Generation(error=f"{type(exc).__name__}: {exc}") for _ in requests]
+            return [Generation(error=f"{type(exc).__name__}: {exc}", error_kind="exception") for _ in requests]
         results = []
         for output in outputs:
             completion = output.outputs[0]

@@ -4,6 +4,12 @@ Every job has a parser that turns text into a value or names the problem. Bad an
 re-asked (with the problem stated) at most `max_retries` times, all pending jobs in one batch per
 round. What is still bad then takes the job's template answer (recorded as a fallback) or is
 rejected with its raw text. Nothing raises and nothing comes back silently empty.
+
+A backend error (timeout, dead server, malformed body) is final for the job: the backend has
+already retried that request `attempts` times, so re-asking here would only multiply the wait.
+Every answer is counted on `backend.counters` by where it came from (model_answers,
+template_fallbacks, answers_rejected): the stage sums these into stats.json and fails a step
+whose fallback share is too high.
 """
 
 from __future__ import annotations
@@ -60,15 +66,17 @@ def ask_all(backend: Backend, jobs: list[Job], *, max_retries: int = 2,
                 continue
             last_raw[i] = generation.text or generation.error or ""
             last_problem[i] = problem
-            if generation.error is None:
-                requests[i] = replace(requests[i], messages=[
-                    *requests[i].messages, assistant_message(generation.text),
-                    user_message(REPAIR.render(problem=problem))])
+            if generation.error is not None:
+                continue  # retried by the backend already: fall back or reject now
+            requests[i] = replace(requests[i], messages=[
+                *requests[i].messages, assistant_message(generation.text),
+                user_message(REPAIR.render(problem=problem))])
             still.append(i)
         pending = still
         if not pending:
             break
-    for i in pending:
+    failed = [i for i, answer in enumerate(answers) if answer is None]
+    for i in failed:
         template = jobs[i].request.template_answer
         if fallback and template is not None:
             value, problem = jobs[i].parse(template)
@@ -77,7 +85,19 @@ def ask_all(backend: Backend, jobs: list[Job], *, max_retries: int = 2,
                                     max_retries + 1)
                 continue
         answers[i] = Answer(None, last_raw[i], "rejected", last_problem[i], max_retries + 1)
+    _count(backend, answers)
     return answers  # type: ignore[return-value]
+
+
+ANSWER_COUNTERS = {"model": "model_answers", "template-fallback": "template_fallbacks",
+                   "rejected": "answers_rejected"}
+
+
+def _count(backend: Backend, answers: list[Answer]) -> None:
+    counters = getattr(backend, "counters", None)
+    if counters is not None:
+        for answer in answers:
+            counters[ANSWER_COUNTERS[answer.source]] += 1
 
 
 def first_json_object(text: str) -> dict | None:

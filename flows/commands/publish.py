@@ -19,7 +19,12 @@ def register(app: typer.Typer) -> None:
         """Validate DIR, then upload it to the Hugging Face Hub (token: HF_TOKEN or login cache)."""
         from flows.commands.run import quiet_prefect_defaults
         from pipelines.commands.common import console, fail
-        from pipelines.publish import PublishError, check_publishable, hub_token
+        from pipelines.publish import (
+            PublishError,
+            check_hub_reachable,
+            check_publishable,
+            hub_token,
+        )
 
         if repo_id.count("/") != 1 or not all(repo_id.split("/")):
             fail(f"--repo-id {repo_id!r} must be ORG/NAME")
@@ -29,10 +34,19 @@ def register(app: typer.Typer) -> None:
                 hub_token()
         except PublishError as error:
             fail(str(error))
+        if not dry_run:
+            try:
+                check_hub_reachable()  # no network: one line in seconds, before Prefect starts
+            except PublishError as error:
+                fail(str(error), code=1)
         quiet_prefect_defaults()
         from flows.publish import publish
 
-        result = publish(str(path), repo_id, private, dry_run)
+        try:
+            result = publish(str(path), repo_id, private, dry_run)
+        except Exception as error:  # the flow re-raises the task's failure after its retries
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            fail(f"publish of {path} to datasets/{repo_id}: {message}", code=1)
         total = sum(f["size"] for f in result["files"])
         if dry_run:
             for f in result["files"]:

@@ -29,10 +29,20 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, typer.Option(help="images per batch")] = 16,
         mask_source: Annotated[str, typer.Option(
             help="auto (annotations where an image has them, else mined) | gt | mined")] = "auto",
+        timeout_s: Annotated[float, typer.Option(help="openai: seconds per attempt of one request")] = 120.0,
+        attempts: Annotated[int, typer.Option(help="openai: tries per request (timeouts, 5xx, 429, bad bodies)")] = 3,
+        deadline_s: Annotated[float | None, typer.Option(help="openai: seconds for all model calls; then the step fails")] = None,
+        max_fallback_share: Annotated[float, typer.Option(
+            help="fail when more than this share of answers are template fallbacks or rejects")] = 0.1,
     ) -> None:
         """Describe scenes, instances and tracks, and write grounded root/subtree captions."""
-        from pipelines.commands.common import existing_dataset, fail, print_summary
-        from pipelines.commands.scoring_common import build_options
+        from annotators.backends.base import BackendUnavailable
+        from pipelines.commands.common import existing_dataset, fail
+        from pipelines.commands.scoring_common import (
+            build_options,
+            preflight_backend,
+            print_model_summary,
+        )
         from pipelines.describe import DescribeStage
         from pipelines.runner import run_stage
         from schemas.options.language import DescribeOptions
@@ -43,11 +53,15 @@ def register(app: typer.Typer) -> None:
             max_retries=max_retries, on_failure=on_failure,
             tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None,
             cache_path=cache, use_cache=not no_cache, trust_remote_code=trust_remote_code,
-            model_batch_size=batch_size, mask_source=mask_source)
+            model_batch_size=batch_size, mask_source=mask_source, timeout_s=timeout_s,
+            attempts=attempts, deadline_s=deadline_s, max_fallback_share=max_fallback_share)
         dataset = existing_dataset(directory, needs=("images",))
         stage = DescribeStage(batch_size=batch_size, **options.model_dump())
+        preflight_backend(stage, directory)
         try:
             stats = run_stage(stage, dataset)
+        except BackendUnavailable as exc:  # the server is gone: a run failure, not a usage error
+            fail(f"describe on {directory} with the {backend} backend: {exc}", code=1)
         except (OSError, ValueError, ImportError) as exc:
             fail(f"describe on {directory} with the {backend} backend: {exc}")
-        print_summary(stats)
+        print_model_summary(stage, stats)

@@ -42,6 +42,10 @@ def register(app: typer.Typer) -> None:
             console.print(stats.summary_line())
             for key, value in sorted(stats.counters.items()):
                 console.print(f"  {key}: {value}")
+            if stats.rejected:  # an image left out is not what was asked: say so, exit 1
+                fail(f"export of {path}: {sum(stats.rejected.values())} image(s) not exported "
+                     f"({', '.join(f'{k} {v}' for k, v in sorted(stats.rejected.items()))}); "
+                     f"see the `rejects` config of {out}", code=1)
         elif format == "mglmm":
             from pipelines.export import ExportError
             from pipelines.mglmm_export import export_mglmm

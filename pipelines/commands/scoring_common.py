@@ -21,11 +21,54 @@ def build_options(model_class, **values):
 
 def run_on_instructions(stage, directory: Path):
     """Run a stage over DIR's `instructions`; a missing model or folder is a clear error."""
+    from annotators.backends.base import BackendUnavailable
     from annotators.embeddings import EmbeddingModelMissing
     from pipelines.runner import run_stage
 
     dataset = existing_dataset(directory, needs=("instructions",))
+    preflight_backend(stage, directory)
     try:
         return run_stage(stage, dataset)
+    except BackendUnavailable as exc:  # the model server is gone: a run failure (exit 1)
+        fail(f"{stage.name} on {directory}: {exc}", code=1)
     except (EmbeddingModelMissing, OSError, ValueError) as exc:
         fail(f"{stage.name} on {directory}: {exc}")
+
+
+def preflight_backend(stage, directory: Path) -> None:
+    """An openai backend's server must answer before the dataset directory is touched (a dead
+    server then costs seconds and leaves DIR exactly as it was)."""
+    settings = getattr(stage, "settings", None)
+    if getattr(settings, "backend", None) != "openai":
+        return
+    from annotators.backends.base import BackendUnavailable
+    from annotators.backends.openai_backend import preflight
+
+    try:
+        preflight(settings.base_url, settings.model, api_key_env=getattr(settings, "api_key_env", "OPENAI_API_KEY"),
+                  connect_timeout_s=settings.connect_timeout_s)
+    except BackendUnavailable as exc:
+        fail(f"{stage.name} on {directory}: {exc}", code=1)
+    except ValueError as exc:
+        fail(f"{stage.name} on {directory}: {exc}")
+
+
+def print_model_summary(stage, stats) -> None:
+    """The summary line, the model-answer line (fallbacks, failures by kind), and exit 1 when
+    the stage says its result is not what was asked (too many fallbacks)."""
+    from annotators.backends.shortfall import shortfall_summary
+    from pipelines.commands.common import console
+
+    console.print(stats.summary_line())
+    line = shortfall_summary(stats.stage, stats.counters)
+    if line and _is_model_run(stage):
+        console.print(line)
+    check = getattr(stage, "result_problem", None)
+    problem = check(stats.counters) if check else None
+    if problem:
+        fail(problem, code=1)
+
+
+def _is_model_run(stage) -> bool:
+    return getattr(stage, "settings", None) is not None and \
+        getattr(stage.settings, "backend", None) not in ("template", "rules", None)

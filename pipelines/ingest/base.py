@@ -194,6 +194,13 @@ class IngestStage(Stage):
         """Runs before every unit of a resumable run (a fresh reader state per unit)."""
         created_at = self.options.get("created_at") or datetime.now(UTC).isoformat(timespec="seconds")
         self.context = ReadContext(self.ingest_options, created_at)
+        if not self.ingest_options.embed_images and self.dataset_path is not None:
+            from pipelines.image_source import record_image_root
+
+            # path-only rows are read later only inside recorded roots (pipelines/image_source.py)
+            record_image_root(self.dataset_path, self.ingest_options.image_root())
+            if self.ingest_options.source.is_dir():  # folder and MOT readers resolve under it
+                record_image_root(self.dataset_path, self.ingest_options.source)
         if self.other_ingests_images is None:  # other ingests' shards do not change meanwhile
             self.other_ingests_images = self._existing_image_ids()
         self.context.seen_images.update(self.other_ingests_images)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from annotators.images import ImageError, decode_image, encode_jpeg, resolve_inside
+from annotators.images import ImageError, decode_image, encode_jpeg, image_bytes
 from schemas.masks import MaskError, decode
 
 PALETTE = (
@@ -50,28 +50,23 @@ def display_size(width: int, height: int, max_side: int) -> tuple[int, int, floa
     return max(1, round(width * scale)), max(1, round(height * scale)), scale
 
 
-def _image_bytes(image: dict | None, dataset_root: Path) -> bytes | None:
-    """Embedded bytes, else the file the row points to (kept inside the dataset directory)."""
-    if not image:
-        return None
-    if image.get("bytes"):
-        return image["bytes"]
-    if image.get("path"):
-        try:
-            path = resolve_inside(dataset_root, image["path"])
-        except (ValueError, OSError):
-            return None
-        return path.read_bytes() if path.is_file() else None
-    return None
+def _image_bytes(image: dict | None, dataset_root: Path) -> tuple[bytes | None, str | None]:
+    """Embedded bytes, else the file the row points to under the project's one rule (inside
+    the dataset directory or a recorded image root); (None, why) when it cannot be shown."""
+    from pipelines.image_source import recorded_roots
+
+    try:
+        return image_bytes(image, dataset_root, recorded_roots(dataset_root)), None
+    except (ImageError, ValueError, OSError) as exc:
+        return None, f"image not shown ({getattr(exc, 'reason', type(exc).__name__)}): grey placeholder"
 
 
 def thumbnail(image: dict | None, width: int, height: int, dataset_root: Path,
               max_side: int, max_pixels: int) -> Thumbnail:
     out_w, out_h, scale = display_size(width or 1, height or 1, max_side)
-    data = _image_bytes(image, dataset_root)
-    note = None
+    data, note = _image_bytes(image, dataset_root)
     if data is None:
-        pixels, note = None, "image bytes not embedded and file not found: grey placeholder"
+        pixels = None
     else:
         try:
             pixels = decode_image(data, max_pixels).pixels

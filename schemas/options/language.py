@@ -10,7 +10,33 @@ DescribeBackend = Literal["template", "transformers", "openai", "vllm"]
 DescribeTask = Literal["root", "subtree", "panoptic", "referring", "region_caption"]
 
 
-class DescribeOptions(BaseModel):
+class ModelCallOptions(BaseModel):
+    """How model calls may fail before a step stops (shared by describe and score).
+
+    A request is tried `attempts` times, each bounded by `timeout_s` (openai backend); a server
+    that does not answer within `connect_timeout_s` when the step starts, or fails
+    `max_consecutive_failures` requests in a row, or outlasts `deadline_s`, stops the step. A
+    step whose share of answers not given by the model exceeds `max_fallback_share` exits
+    non-zero (the template/rules backends are exempt: they never fall back).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(120.0, gt=0)  # openai: one attempt of one request
+    attempts: int = Field(3, ge=1, le=20)  # openai: tries per request (timeouts, 5xx, 429, bad bodies)
+    deadline_s: float | None = Field(None, gt=0)  # openai: all model calls of a step (per worker)
+    connect_timeout_s: float = Field(5.0, gt=0)  # openai: the reachability check at setup
+    max_consecutive_failures: int = Field(8, ge=1)  # openai: dead-server failures in a row
+    max_fallback_share: float = Field(0.1, ge=0.0, le=1.0)
+
+    def call_options(self) -> dict:
+        """Constructor options of the openai backend that bound its calls."""
+        return {"timeout_s": self.timeout_s, "attempts": self.attempts,
+                "deadline_s": self.deadline_s, "connect_timeout_s": self.connect_timeout_s,
+                "max_consecutive_failures": self.max_consecutive_failures}
+
+
+class DescribeOptions(ModelCallOptions):
     model_config = ConfigDict(extra="forbid")
 
     backend: DescribeBackend = "template"
@@ -27,7 +53,6 @@ class DescribeOptions(BaseModel):
     seed: int = 0
     model_batch_size: int = Field(16, ge=1)  # transformers: prompts per forward pass
     concurrency: int = Field(8, ge=1)  # openai: requests in flight
-    timeout_s: float = Field(120.0, gt=0)  # openai: per request
     # Bad answers are re-asked this many times, then replaced by the template answer
     # (on_failure="fallback", recorded in provenance) or quarantined in rejects ("reject").
     max_retries: int = Field(2, ge=0, le=10)
@@ -60,7 +85,7 @@ class DescribeOptions(BaseModel):
                     "trust_remote_code": self.trust_remote_code}
         if self.backend == "openai":
             return {**sampling, "api_key_env": self.api_key_env, "concurrency": self.concurrency,
-                    "timeout_s": self.timeout_s, "server": self.server}
+                    "server": self.server, **self.call_options()}
         if self.backend == "vllm":
             return {**sampling, "trust_remote_code": self.trust_remote_code}
         return {}

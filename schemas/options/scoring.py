@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.options.language import ModelCallOptions
+
 ScoreBackend = Literal["rules", "transformers", "openai", "vllm"]
 SelectMethod = Literal["mmssr", "random", "deita", "kmeans"]
 
@@ -20,7 +22,7 @@ class EmbeddingOptions(BaseModel):
     embedding_batch_size: int = Field(64, ge=1)
 
 
-class ScoreOptions(EmbeddingOptions):
+class ScoreOptions(EmbeddingOptions, ModelCallOptions):
     backend: ScoreBackend = "rules"
     model: str | None = None
     base_url: str | None = None

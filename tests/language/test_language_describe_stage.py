@@ -51,7 +51,8 @@ def test_template_describe_writes_descriptions_and_aligned_segcap(synthetic_data
 def test_rerun_with_a_model_is_served_from_the_cache(synthetic_dataset, tiny_model_dir):
     dataset, _ = synthetic_dataset(seeds=(0,))
     args = ("describe", dataset.path, "--backend", "transformers", "--model", tiny_model_dir,
-            "--max-new-tokens", "8", "--max-retries", "1", "--tasks", "root,subtree")
+            "--max-new-tokens", "8", "--max-retries", "1", "--tasks", "root,subtree",
+            "--max-fallback-share", "1.0")  # random weights: every answer falls back, by design
     first = invoke(*args)
     assert first.exit_code == 0, first.output
     stats = dataset.stats()["stages"]["describe"]["counters"]
@@ -73,7 +74,7 @@ def test_reject_policy_quarantines_bad_answers_with_their_raw_text(synthetic_dat
     dataset, _ = synthetic_dataset(seeds=(1,))
     result = invoke("describe", dataset.path, "--backend", "transformers", "--model", tiny_model_dir,
                     "--max-new-tokens", "4", "--max-retries", "0", "--on-failure", "reject",
-                    "--tasks", "root", "--no-cache")
+                    "--tasks", "root", "--no-cache", "--max-fallback-share", "1.0")
     assert result.exit_code == 0, result.output
     assert not dataset.has("descriptions") and not dataset.has("segcap")
     rejects = dataset.read("rejects").to_pylist()

@@ -104,14 +104,11 @@ def test_describer_over_the_server_exports_only_aligned_rows(served):
         assert f"openai:{backend.model}" in provenance["params_json"]
 
 
-def test_unreachable_server_falls_back_or_rejects_without_raising():
-    port = free_port()  # nothing listens here
-    backend = make_backend("openai", model="m", base_url=f"http://127.0.0.1:{port}/v1",
-                           max_retries=0, timeout_s=2)
-    scene = generate_scene(4, SCENE_SIZE)
-    item = ImageItem("img4", scene.pixels, scene_segments(scene, "img4"), "synthetic")
-    rejected = ImageDescriber(backend, max_retries=0, fallback=False).describe([item])
-    assert not rejected.descriptions and rejected.rejects
-    assert all("backend error" in raw for _, _, raw in rejected.rejects)
-    fallen = ImageDescriber(backend, max_retries=0).describe([item])
-    assert fallen.descriptions and not fallen.rejects
+def test_unreachable_server_fails_at_setup_instead_of_falling_back_item_by_item():
+    # issue 10: a dead server used to give a dataset of template fallbacks that looked like a
+    # model's; now building the backend fails, naming the URL (more in test_language_misbehaving_server)
+    from annotators.backends.base import BackendUnavailable
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
+    with pytest.raises(BackendUnavailable, match=url.replace(".", r"\.")):
+        make_backend("openai", model="m", base_url=url, timeout_s=2)
