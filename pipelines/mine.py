@@ -14,9 +14,10 @@ from annotators.images import ImageError, decode_image
 from annotators.masks.forest import MaskForest
 from annotators.masks.gt import HierarchyError, from_segment_rows
 from annotators.masks.mining import mine_pairs
+from annotators.masks.rle_window import RunMask, encode_window
 from pipelines.dataset_dir import DatasetDir
 from pipelines.stage import Resources, Stage, StageOutput
-from schemas.masks import MaskError, decode_many, encode_stack
+from schemas.masks import MaskError
 from schemas.options.masks import MineOptions
 
 IMAGE_COLUMNS = ["image_id", "image", "file_name", "width", "height"]
@@ -62,8 +63,9 @@ class MineStage(Stage):
             result = mine_pairs(forest, row["image_id"], definition=self.settings.granularity,
                                 points=self.settings.points, seed=self.settings.seed,
                                 min_area=self.settings.min_area, iou_merge=self.settings.iou_merge,
-                                max_path=self.settings.max_path)
+                                max_path=self.settings.max_path, clicks=self.settings.clicks)
             output.counters.update({f"dropped_{k}": v for k, v in result.drops.items()})
+            output.counters.update({k: v for k, v in result.counts.items() if v})
             if not result.forest.nodes:
                 output.reject(self.name, ref, "no_masks",
                               f"no mask of at least {self.settings.min_area} px survived")
@@ -88,16 +90,10 @@ class MineStage(Stage):
                              f"of {self.settings.min_area} px")
         if not np.ptp(pixels.reshape(-1, 3), axis=0).any():
             raise ImageError("uniform_image", "every pixel has the same colour: nothing to segment")
-        if height * width <= self.settings.max_pixels:
-            return self.source.build(pixels)
-        if self.settings.over_budget == "reject":
+        if height * width > self.settings.max_pixels and self.settings.over_budget == "reject":
             raise ImageError("over_pixel_budget",
                              f"{width}x{height} exceeds the mining budget of {self.settings.max_pixels} px")
-        counters["downscaled_images"] += 1
-        scale = (self.settings.max_pixels / (height * width)) ** 0.5
-        size = (max(1, int(width * scale)), max(1, int(height * scale)))
-        small = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
-        return upscale_forest(self.source.build(small), height, width)
+        return build_forest(self.source, pixels, self.settings.max_pixels, counters)
 
     def _gt_segments(self, image_ids: list[str]) -> dict[str, list[dict]]:
         """Only this batch's gt segments, read with a pushed-down filter (never the whole config)."""
@@ -114,14 +110,34 @@ class MineStage(Stage):
         return grouped
 
 
+def build_forest(source, pixels: np.ndarray, max_pixels: int, counters: Counter) -> MaskForest:
+    """The source's forest of an image; an image over the pixel budget is mined downscaled and
+    its masks scaled back up (counted as `downscaled_images`)."""
+    height, width = pixels.shape[:2]
+    if height * width <= max_pixels:
+        return source.build(pixels)
+    counters["downscaled_images"] += 1
+    scale = (max_pixels / (height * width)) ** 0.5
+    size = (max(1, int(width * scale)), max(1, int(height * scale)))
+    small = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+    return upscale_forest(source.build(small), height, width)
+
+
 def upscale_forest(forest: MaskForest, height: int, width: int) -> MaskForest:
-    """A forest computed on a downscaled image, with every mask scaled back to the image size."""
+    """A forest computed on a downscaled image, with every mask scaled back to the image size
+    (nearest neighbour). One mask at a time, and only its box: never a full-size stack."""
     scaled = MaskForest(height, width, drops=forest.drops)
     if not forest.nodes:
         return scaled
-    small = decode_many([n.rle for n in forest.nodes])
-    rows = np.minimum(np.arange(height) * small.shape[1] // height, small.shape[1] - 1)
-    cols = np.minimum(np.arange(width) * small.shape[2] // width, small.shape[2] - 1)
-    for node, rle in zip(forest.nodes, encode_stack(small[:, rows[:, None], cols[None, :]]), strict=True):
-        scaled.add(rle, node.parent, node.source, score=node.score, category=node.category)
+    rows = np.minimum(np.arange(height) * forest.height // height, forest.height - 1)
+    cols = np.minimum(np.arange(width) * forest.width // width, forest.width - 1)
+    for node in forest.nodes:
+        x, y, w, h = (int(round(v)) for v in node.bbox)
+        small = RunMask(node.rle).window(y, y + h, x, x + w)
+        top, bottom = np.searchsorted(rows, [y, y + h])  # rows is sorted: the box's full rows
+        left, right = np.searchsorted(cols, [x, x + w])
+        window = small[(rows[top:bottom] - y)[:, None], (cols[left:right] - x)[None, :]]
+        rle = encode_window(window, height, width, int(top), int(left))
+        scaled.add(rle, node.parent, node.source, score=node.score, category=node.category,
+                   area=int(window.sum()))
     return scaled

@@ -14,7 +14,11 @@ def register(app: typer.Typer) -> None:
         directory: Annotated[Path, typer.Argument(help="dataset directory with an `images` config")],
         source: Annotated[str, typer.Option(help="superpixel | gt | sam")] = "superpixel",
         granularity: Annotated[str, typer.Option(help="unsamv2 | graco")] = "unsamv2",
-        points: Annotated[int, typer.Option(help="point prompts per instance tree")] = 3,
+        points: Annotated[int, typer.Option(help="clicks per mask (proposal) or per instance tree "
+                                            "(instance_path)")] = 3,
+        clicks: Annotated[str, typer.Option(help="proposal (GraCo: clicks in each eroded mask) | "
+                                            "instance_path (clicks in the instance, one pair per "
+                                            "mask on the path)")] = "proposal",
         model: Annotated[str | None, typer.Option(help="SAM model directory or hub id (source sam)")] = None,
         seed: Annotated[int, typer.Option(help="seed of the point sampling")] = 0,
         min_area: Annotated[int, typer.Option(help="masks smaller than this many pixels are dropped")] = 64,
@@ -36,7 +40,8 @@ def register(app: typer.Typer) -> None:
                  "`segcap ingest` (or use --source superpixel)")
         if source == "sam" and not model:
             fail("--source sam needs --model (a local SAM directory or a hub id)")
-        options = {"source": source, "granularity": granularity, "points": points, "seed": seed,
+        options = {"source": source, "granularity": granularity, "points": points, "clicks": clicks,
+                   "seed": seed,
                    "min_area": min_area, "max_pixels": max_pixels, "over_budget": over_budget}
         if model:
             options["sam"] = {"model": model}

@@ -55,7 +55,12 @@ class MineOptions(BaseModel):
 
     source: Literal["superpixel", "gt", "sam"] = "superpixel"
     granularity: Literal["unsamv2", "graco"] = "unsamv2"
-    points: int = Field(3, ge=1, description="point prompts per instance tree")
+    points: int = Field(3, ge=1, description="clicks per mask (proposal rule) or per instance "
+                        "tree (instance_path rule)")
+    clicks: Literal["proposal", "instance_path"] = Field(
+        "proposal", description="proposal: GraCo's rule, clicks in each mask eroded by a square "
+        "kernel (border not eroding); instance_path: clicks in the eroded instance, one pair per "
+        "mask on the path holding the click")
     max_path: int = Field(6, ge=1, description="masks emitted per point (root first)")
     min_area: int = Field(64, ge=1, description="masks smaller than this are dropped")
     iou_merge: float = Field(0.9, gt=0, le=1, description="near-identical masks in a tree merge")
