@@ -7,8 +7,8 @@ GraCo (any_granularity_generator.py, REFERENCE.md section 5):
 - (the scale granularity, the part-larger-than-object rule and the residual rule live in
   `granularity.py`).
 
-Everything works on a window (a box holding the whole mask, zero outside it), never on a
-full-resolution array.
+Everything works on a mask's runs or on a window (a box holding the whole mask, zero outside
+it), never on a full-resolution array.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 from scipy.ndimage import distance_transform_edt, minimum_filter1d
+
+from annotators.masks.rle_window import RunMask
 
 
 def erosion_iterations(area: int) -> int:
@@ -77,3 +79,42 @@ def instance_clicks(window: np.ndarray, y0: int, x0: int, area: int, count: int,
     emptied = not inner.any()
     rows, cols = sample(window if emptied else inner, count, rng)
     return np.stack([cols + x0, rows + y0], axis=1), emptied
+
+
+def square_eroded_at(runs: RunMask, iterations: int, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Whether each pixel (x, y) survives GraCo's erosion, read from the runs alone: its
+    (2k+1)^2 neighbourhood, clipped to the image (outside counts as inside), is all foreground,
+    i.e. in every neighbouring column the rows y-k..y+k lie inside one run."""
+    height, width = runs.height, runs.width
+    cols = xs[:, None] + np.arange(-iterations, iterations + 1)[None, :]
+    in_image = (cols >= 0) & (cols < width)
+    cols = np.clip(cols, 0, width - 1)
+    first = cols * height + np.maximum(ys - iterations, 0)[:, None]
+    last = cols * height + np.minimum(ys + iterations, height - 1)[:, None]
+    return np.all(runs.covers(first, last) | ~in_image, axis=1)
+
+
+def graco_clicks_on_runs(runs: RunMask, count: int, rng: np.random.Generator,
+                         rounds: int = 6) -> tuple[np.ndarray, bool]:
+    """GraCo's clicks without decoding the mask: i.i.d. uniform foreground pixels, kept when they
+    survive the erosion (rejection sampling is exactly uniform on the eroded region). A mask whose
+    eroded region is too small for that (thin masks) is eroded densely in its box instead.
+    Returns (count, 2) integer (x, y) clicks and whether the erosion left nothing."""
+    iterations = erosion_iterations(runs.area)
+    kept: list[np.ndarray] = []
+    need = count
+    for _ in range(rounds):
+        flat = runs.sample_flat(max(8, 4 * need), rng)
+        xs, ys = np.divmod(flat, runs.height)
+        good = np.flatnonzero(square_eroded_at(runs, iterations, xs, ys))[:need]
+        kept.append(np.stack([xs[good], ys[good]], axis=1))
+        need -= len(good)
+        if need == 0:
+            return np.concatenate(kept), False
+    y0, y1, x0, x1 = runs.box()
+    region, emptied = graco_click_region(runs.window(y0, y1, x0, x1), y0, x0, runs.height,
+                                         runs.width, runs.area)
+    rows, cols = np.nonzero(region)
+    picks = rng.integers(0, len(rows), size=need)
+    kept.append(np.stack([cols[picks] + x0, rows[picks] + y0], axis=1))
+    return np.concatenate(kept), emptied

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from annotators.masks.clicks import graco_clicks, instance_clicks
+from annotators.masks.clicks import graco_clicks_on_runs, instance_clicks
 from annotators.masks.forest import MaskForest
 from annotators.masks.granularity import granularity, residual_kept
-from annotators.masks.rle_window import RunMask, encode_window
+from annotators.masks.rle_window import RunMask
 from schemas import masks as codec
 from schemas.ids import stable_id
 
@@ -55,7 +55,7 @@ def prune(forest: MaskForest, min_area: int, iou_merge: float) -> tuple[MaskFore
     pruned = MaskForest(forest.height, forest.width)
     for root in forest.roots():
         order = forest.tree_of(root)
-        ious = codec.iou([forest.nodes[i].rle for i in order], [forest.nodes[i].rle for i in order])
+        areas = np.array([forest.nodes[i].area for i in order], dtype=np.float64)
         kept_at: dict[int, int] = {}  # original index -> index in `pruned`
         kept_order: list[int] = []  # positions in `order` of the kept nodes
         for position, index in enumerate(order):
@@ -66,7 +66,10 @@ def prune(forest: MaskForest, min_area: int, iou_merge: float) -> tuple[MaskFore
             if node.area < min_area:
                 drops["below_min_area"] += 1
                 continue
-            if any(ious[position, other] >= iou_merge for other in kept_order):
+            # IoU <= smaller area / larger area: only masks of similar area can be duplicates.
+            similar = [o for o in kept_order
+                       if min(areas[o], areas[position]) >= iou_merge * max(areas[o], areas[position])]
+            if similar and codec.iou([node.rle], [forest.nodes[order[o]].rle for o in similar]).max() >= iou_merge:
                 drops["near_duplicate"] += 1
                 continue
             kept_at[index] = pruned.add(
@@ -119,42 +122,31 @@ class _Tree:
 def _proposal_pairs(tree: _Tree, order: list[int], values: dict[int, float], points: int,
                     rng: np.random.Generator) -> None:
     forest, root, result = tree.forest, tree.root, tree.result
-    height, width = forest.height, forest.width
     root_node = forest.nodes[root]
-    ry0, ry1, rx0, rx1 = _box(root_node)
-    root_window = RunMask(root_node.rle).window(ry0, ry1, rx0, rx1)
+    root_runs = RunMask(root_node.rle)
+
+    def clicks(runs: RunMask) -> np.ndarray:
+        chosen, emptied = graco_clicks_on_runs(runs, points, rng)
+        result.counts["click_region_empty"] += emptied
+        return chosen
+
     for index in order:
         node = forest.nodes[index]
         if tree.definition == "graco" and index != root and node.area > root_node.area:
             # GraCo replaces a part larger than its object by the object (granularity 1.0).
             result.counts["graco_part_replaced_by_object"] += 1
-            clicks, emptied = graco_clicks(root_window, ry0, rx0, height, width, root_node.area,
-                                           points, rng)
-            result.counts["click_region_empty"] += emptied
-            tree.emit(root, clicks, 1.0, number_from=points * (1 + index))
+            tree.emit(root, clicks(root_runs), 1.0, number_from=points * (1 + index))
             continue
-        runs = RunMask(node.rle)
-        if index == root:
-            window, (y0, y1, x0, x1) = root_window, (ry0, ry1, rx0, rx1)
-        else:
-            y0, y1, x0, x1 = _box(node)
-            window = runs.window(y0, y1, x0, x1)
-        clicks, emptied = graco_clicks(window, y0, x0, height, width, node.area, points, rng)
-        result.counts["click_region_empty"] += emptied
-        tree.emit(index, clicks, values[index])
+        runs = root_runs if index == root else RunMask(node.rle)
+        tree.emit(index, clicks(runs), values[index])
         if tree.definition != "graco" or index == root:
             continue
-        # The residual lives inside the object's box; the part is read in that box only.
-        residual = root_window & ~runs.window(ry0, ry1, rx0, rx1)
-        residual_area = int(residual.sum())
-        if not residual_kept(residual_area, root_node.area):
+        residual = root_runs.minus(runs)  # object - part, on runs
+        if not residual_kept(residual.area, root_node.area):
             continue
         result.counts["graco_residuals"] += 1
-        clicks, emptied = graco_clicks(residual, ry0, rx0, height, width, residual_area, points, rng)
-        result.counts["click_region_empty"] += emptied
-        tree.emit(index, clicks, max(0.1, float(np.round(residual_area / root_node.area, 1))),
-                  mask=encode_window(residual, height, width, ry0, rx0), area=residual_area,
-                  residual=True)
+        tree.emit(index, clicks(residual), max(0.1, float(np.round(residual.area / root_node.area, 1))),
+                  mask=residual.to_rle(), area=residual.area, residual=True)
 
 
 def _path_pairs(tree: _Tree, order: list[int], values: dict[int, float], points: int,

@@ -39,17 +39,33 @@ def run_lengths(counts: str | bytes) -> np.ndarray:
 
 
 class RunMask:
-    """One mask as run boundaries over the column-major flattening, decoded window by window."""
+    """One mask as foreground intervals [start, end) over the column-major flattening (the order
+    COCO RLE runs in): areas, point lookups, set difference and uniform sampling work on the
+    intervals; `window` decodes a box when a dense view is needed."""
 
     def __init__(self, rle: dict):
         self.height, self.width = int(rle["size"][0]), int(rle["size"][1])
         runs = run_lengths(rle["counts"])
         ends = np.cumsum(runs)
         starts = ends - runs
-        # Odd runs (1-based even) are foreground: keep [start, end) of each non-empty one.
-        self.starts, self.ends = starts[1::2], ends[1::2]
-        keep = self.ends > self.starts
-        self.starts, self.ends = self.starts[keep], self.ends[keep]
+        # Odd runs (zero-based) are foreground: keep [start, end) of each non-empty one.
+        self._set(starts[1::2], ends[1::2])
+
+    @classmethod
+    def from_intervals(cls, height: int, width: int, starts: np.ndarray, ends: np.ndarray) -> RunMask:
+        mask = cls.__new__(cls)
+        mask.height, mask.width = height, width
+        mask._set(np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))
+        return mask
+
+    def _set(self, starts: np.ndarray, ends: np.ndarray) -> None:
+        keep = ends > starts
+        self.starts, self.ends = starts[keep], ends[keep]
+        self.cumulative = np.cumsum(self.ends - self.starts)
+
+    @property
+    def area(self) -> int:
+        return int(self.cumulative[-1]) if len(self.cumulative) else 0
 
     def window(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Dense bool (y1 - y0, x1 - x0) view of the mask inside the box; nothing else decoded."""
@@ -66,11 +82,70 @@ class RunMask:
         band = np.repeat(values, np.diff(bounds))
         return band.reshape(x1 - x0, h)[:, y0:y1].T
 
-    def contains(self, x: int, y: int) -> bool:
-        """Point lookup by binary search over the runs: no decode at all."""
-        flat = x * self.height + y
+    def contains_flat(self, flat: np.ndarray) -> np.ndarray:
+        """Membership of flat (column-major) positions, by binary search over the intervals."""
+        if not len(self.starts):
+            return np.zeros(np.shape(flat), dtype=bool)
         index = np.searchsorted(self.ends, flat, side="right")
-        return bool(index < len(self.starts) and self.starts[index] <= flat)
+        found = index < len(self.starts)
+        return found & (self.starts[np.minimum(index, len(self.starts) - 1)] <= flat)
+
+    def contains(self, x: int, y: int) -> bool:
+        return bool(self.contains_flat(np.array([x * self.height + y]))[0])
+
+    def covers(self, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Whether each flat range [first, last] lies inside one interval (all foreground)."""
+        if not len(self.starts):
+            return np.zeros(np.shape(first), dtype=bool)
+        index = np.minimum(np.searchsorted(self.ends, first, side="right"), len(self.starts) - 1)
+        return (self.starts[index] <= first) & (self.ends[index] > last)
+
+    def minus(self, other: RunMask) -> RunMask:
+        """self AND NOT other, on intervals. Only self's intervals that overlap other's span can
+        change: those are cut at every boundary of either mask, each piece kept when it is inside
+        self and outside other, touching pieces joined; the rest are copied."""
+        if not len(other.starts) or not len(self.starts):
+            return RunMask.from_intervals(self.height, self.width, self.starts, self.ends)
+        first = np.searchsorted(self.ends, other.starts[0], side="right")
+        last = np.searchsorted(self.starts, other.ends[-1], side="left")
+        starts, ends = self.starts[first:last], self.ends[first:last]
+        bounds = np.unique(np.concatenate([starts, ends, other.starts, other.ends]))
+        lo, hi = bounds[:-1], bounds[1:]
+        keep = self.contains_flat(lo) & ~other.contains_flat(lo)
+        lo, hi = lo[keep], hi[keep]
+        if len(lo):
+            joined = lo[1:] == hi[:-1]
+            lo, hi = lo[np.concatenate([[True], ~joined])], hi[np.concatenate([~joined, [True]])]
+        return RunMask.from_intervals(
+            self.height, self.width, np.concatenate([self.starts[:first], lo, self.starts[last:]]),
+            np.concatenate([self.ends[:first], hi, self.ends[last:]]))
+
+    def sample_flat(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """`count` i.i.d. uniform foreground positions (flat, column-major)."""
+        picks = rng.integers(0, self.area, size=count)
+        run = np.searchsorted(self.cumulative, picks, side="right")
+        return self.ends[run] - (self.cumulative[run] - picks)
+
+    def box(self) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1): the bounding box, from the intervals."""
+        h = self.height
+        x0, x1 = int(self.starts[0] // h), int((self.ends[-1] - 1) // h) + 1
+        whole = (self.ends - self.starts >= h) | (self.starts // h != (self.ends - 1) // h)
+        if whole.any():  # an interval crossing a column boundary covers the column ends
+            y0, y1 = 0, h
+        else:
+            y0, y1 = int((self.starts % h).min()), int(((self.ends - 1) % h).max()) + 1
+        return y0, y1, x0, x1
+
+    def to_rle(self) -> dict:
+        """Back to COCO RLE (str counts) through pycocotools' compression of uncompressed counts."""
+        edges = np.stack([self.starts, self.ends], axis=1).ravel()
+        lengths = np.diff(np.concatenate([[0], edges, [self.height * self.width]]))
+        compressed = coco_mask.frPyObjects(
+            {"size": [self.height, self.width], "counts": lengths.tolist()}, self.height, self.width)
+        counts = compressed["counts"]
+        return {"size": [self.height, self.width],
+                "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
 
 
 def encode_window(window: np.ndarray, height: int, width: int, y0: int, x0: int) -> dict:
