@@ -165,14 +165,6 @@ def iterative_merge(features: np.ndarray, similarity, thresholds: list[float],
     return layers
 
 
-def snap_to_superpixels(mask: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """A blocky patch mask -> the union of the superpixels more than half inside it (our
-    weight-free stand-in for the reference's CascadePSP refinement of conquer masks)."""
-    total = np.bincount(labels.ravel())
-    inside = np.bincount(labels.ravel(), weights=mask.ravel(), minlength=len(total))
-    return (inside * 2 > total)[labels]
-
-
 class UnsamV2Source:
     name = NAME
 
@@ -228,10 +220,7 @@ class UnsamV2Source:
         grid = local_grid(pixels[y0:y1, x0:x1], o.local_size, self.features.patch)
         layers = iterative_merge(self.features(grid), self.features.similarity,
                                  list(o.thresholds), o.min_cluster)
-        labels = None
-        if self._labels is not None:  # the image's superpixels inside the box, numbered 0..k
-            labels = np.unique(self._labels[y0:y1, x0:x1], return_inverse=True)[1]
-            labels = labels.reshape(y1 - y0, x1 - x0)
+        snap = self._snapper(y0, y1, x0, x1, layers, inst_crop)
         conquer, seen = [], set()
         for layer in layers:
             for cluster, patches in layer.items():
@@ -239,20 +228,46 @@ class UnsamV2Source:
                     drops["unsamv2_repeated_cluster"] += 1  # NMS (IoU 1) would remove anyway
                     continue
                 seen.add(cluster)
-                mask = np.asarray(Image.fromarray(patches.astype(np.uint8) * 255).resize(
-                    (x1 - x0, y1 - y0), Image.Resampling.BILINEAR)) > 127
-                if labels is not None:
-                    mask = snap_to_superpixels(mask, labels)
-                area = int(mask.sum())
-                if area == 0 or (mask & inst_crop).sum() / area <= o.keep_inside:
+                mask, area, inside = snap(patches)
+                if area == 0 or inside / area <= o.keep_inside:
                     drops["unsamv2_outside_instance"] += 1
                     continue
-                conquer.append(encode_window(mask, height, width, y0, x0))
+                conquer.append(encode_window(mask(), height, width, y0, x0))
         kept = [conquer[i] for i in windowed_nms(conquer, o.nms_iou, o.nms_window)]
         candidates = kept + part_rles
         survivors = [candidates[i] for i in protected_nms([instance], candidates, o.nms_iou, o.nms_window)]
         drops["unsamv2_nms"] += len(conquer) + len(part_rles) - len(survivors)
         self._nest(instance, survivors, forest)
+
+    def _snapper(self, y0: int, y1: int, x0: int, x1: int, layers: list, inst_crop: np.ndarray):
+        """patches (gh, gw) -> (lazy box mask, area, pixels inside the instance). Without
+        refinement: the patch mask resized bilinearly, as the reference. With superpixels (our
+        stand-in for the reference's CascadePSP refinement): the
+        superpixels more than half inside the patch mask (each box pixel mapped to its patch),
+        counted per superpixel once per instance so a mask costs one matrix-vector product."""
+        size = (x1 - x0, y1 - y0)
+        if self._labels is None:
+            def resized(patches: np.ndarray):
+                mask = np.asarray(Image.fromarray(patches.astype(np.uint8) * 255).resize(
+                    size, Image.Resampling.BILINEAR)) > 127
+                return (lambda: mask), int(mask.sum()), int((mask & inst_crop).sum())
+            return resized
+        labels = np.unique(self._labels[y0:y1, x0:x1], return_inverse=True)[1].reshape(size[1], size[0])
+        shape = next((m.shape for layer in layers for m in layer.values()), (1, 1))
+        rows = np.arange(size[1]) * shape[0] // size[1]
+        cols = np.arange(size[0]) * shape[1] // size[0]
+        cells = rows[:, None] * shape[1] + cols[None, :]
+        count = int(labels.max()) + 1
+        n_cells = shape[0] * shape[1]
+        per_cell = np.bincount(labels.ravel() * n_cells + cells.ravel(), minlength=count * n_cells)
+        per_cell = per_cell.reshape(count, n_cells).astype(np.float64)  # pixels of superpixel s in cell c
+        total = per_cell.sum(axis=1)
+        in_instance = np.bincount(labels.ravel(), weights=inst_crop.ravel(), minlength=count)
+
+        def snapped(patches: np.ndarray):
+            keep = per_cell @ patches.ravel() * 2 > total
+            return (lambda: keep[labels]), int(total[keep].sum()), int(in_instance[keep].sum())
+        return snapped
 
     def _nest(self, instance: dict, masks: list[dict], forest: MaskForest) -> None:
         """Instance first, then each mask under the smallest larger kept mask that holds > 90% of
