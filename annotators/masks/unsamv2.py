@@ -58,7 +58,11 @@ class ColourFeatures:
         self.patch, self.scale = patch, scale
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        p = self.patch
+        # Colour and texture are pooled over whole patches, so they are computed at half
+        # resolution (2x2 means first): a quarter of the Lab conversions and gradients.
+        p = self.patch // 2
+        h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
+        image = image[:h, :w].reshape(h // 2, 2, w // 2, 2, 3).mean(axis=(1, 3)) / 255.0
         lab = rgb2lab(image)
         gradient = sobel(lab[..., 0])
         gh, gw = image.shape[0] // p, image.shape[1] // p
@@ -252,7 +256,7 @@ class UnsamV2Source:
                     size, Image.Resampling.BILINEAR)) > 127
                 return (lambda: mask), int(mask.sum()), int((mask & inst_crop).sum())
             return resized
-        labels = np.unique(self._labels[y0:y1, x0:x1], return_inverse=True)[1].reshape(size[1], size[0])
+        labels = self._labels[y0:y1, x0:x1]  # global superpixel ids: no renumbering needed
         shape = next((m.shape for layer in layers for m in layer.values()), (1, 1))
         rows = np.arange(size[1]) * shape[0] // size[1]
         cols = np.arange(size[0]) * shape[1] // size[0]

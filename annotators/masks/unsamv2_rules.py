@@ -37,13 +37,15 @@ def divide(rles: list[dict], height: int, width: int, min_share: float = INSTANC
            ) -> tuple[list[int], dict[int, list[int]]]:
     """(instance indices, {instance index: part indices}) among the detections."""
     areas = np.array([int(coco_mask.area(r)) for r in rles], dtype=np.int64)
-    inside = inside_matrix(rles)
-    np.fill_diagonal(inside, 0.0)
-    instances = [i for i in range(len(rles))
-                 if areas[i] / float(height * width) > min_share
-                 and not (inside[i] > INSIDE).any()]
-    parts = {i: [j for j in range(len(rles)) if j != i and areas[j] > 0 and inside[j, i] > INSIDE
-                 and rles[j]["counts"] != rles[i]["counts"]] for i in instances}
+    # Only big detections can be instances: overlaps of those against all, not all against all.
+    big = [i for i in range(len(rles)) if areas[i] / float(height * width) > min_share]
+    inside = inside_matrix([rles[i] for i in big], rles)
+    for row, i in enumerate(big):
+        inside[row, i] = 0.0
+    instances = [i for row, i in enumerate(big) if not (inside[row] > INSIDE).any()]
+    held = inside_matrix(rles, [rles[i] for i in instances])  # held[j, k]: share of j inside k
+    parts = {i: [j for j in range(len(rles)) if j != i and areas[j] > 0 and held[j, k] > INSIDE
+                 and rles[j]["counts"] != rles[i]["counts"]] for k, i in enumerate(instances)}
     return instances, parts
 
 

@@ -61,7 +61,9 @@ class UnsamV2Options(BaseModel):
                                       "id) for patch features; colour/texture features without")
     device: str = "cpu"
     local_size: int = Field(256, ge=16, description="longer side of an instance box, resized")
-    patch_size: int = Field(16, ge=2, description="patch side of the colour features")
+    patch_size: int = Field(32, ge=4, description="patch side of the colour features (a model "
+                            "uses its own); 32 px on the 256 px box measured best on the "
+                            "synthetic scenes (bench_unsamv2_source.py)")
     colour_scale: float = Field(10.0, gt=0, description="colour similarity exp(-d^2 / 2 s^2), "
                                 "d in Lab units")
     thresholds: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5)
