@@ -213,3 +213,29 @@ def test_cli_mines_with_unsamv2_and_names_the_features(tmp_path, tiny_dinov2):
     assert missing.exit_code == 2 and "no such model folder" in " ".join(missing.output.split())
     wrong = runner.invoke(app, ["mine", str(dataset.path), "--feature-model", tiny_dinov2])
     assert wrong.exit_code == 2
+
+
+def test_gt_detections_divide_through_the_stage(tmp_path):
+    from annotators.masks.gt import from_coco
+    from pipelines.mine import MineStage
+    from pipelines.runner import run_stage
+
+    dataset = DatasetDir(tmp_path / "gt")
+    scene = generate_scene(6, size=(128, 128))
+    buffer = io.BytesIO()
+    Image.fromarray(scene.pixels).save(buffer, format="PNG")
+    row = image_row(buffer.getvalue(), "scene.png", "synthetic")
+    for config, rows in (("images", [row]),
+                         ("segments", from_coco(scene.coco_annotations(), 128, 128).segment_rows(row["image_id"]))):
+        writer = dataset.shard_writer(config, "test")
+        writer.write(table_from_rows(config, rows))
+        writer.close()
+    stats = run_stage(MineStage(source="unsamv2", unsamv2={"divide": "gt"}, points=1), dataset,
+                      progress=False)
+    assert stats.rows_out > 0
+    mined = [s for s in dataset.read("segments").to_pylist() if s["mask_source"] == "unsamv2"]
+    roots = [s for s in mined if s["parent_id"] is None]
+    # The rule, not "every big object": here a tree lies > 80% inside its own crown, so the
+    # reference drops it (and the crown, wholly inside the tree) - as UnSAMv2 does.
+    instances, _ = ref_divide([n.mask for n in scene.nodes()])
+    assert len(roots) == len(instances) == 2
