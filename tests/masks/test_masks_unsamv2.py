@@ -239,3 +239,41 @@ def test_gt_detections_divide_through_the_stage(tmp_path):
     # reference drops it (and the crown, wholly inside the tree) - as UnSAMv2 does.
     instances, _ = ref_divide([n.mask for n in scene.nodes()])
     assert len(roots) == len(instances) == 2
+
+
+def test_sam_detections_divide(tmp_path):
+    """SAM as the divide step (tiny random SAM saved and loaded like a user's model): detections
+    at or below the score floor are dropped and counted, the rest go through the rules."""
+    import torch
+    from transformers import (SamConfig, SamMaskDecoderConfig, SamModel, SamProcessor,
+                              SamPromptEncoderConfig, SamVisionConfig)
+    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+
+    from annotators.masks.sam import SamSource
+    from schemas.options.masks import SamOptions
+
+    config = SamConfig(
+        vision_config=SamVisionConfig(
+            hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
+            image_size=128, patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64,
+            num_pos_feats=16),
+        prompt_encoder_config=SamPromptEncoderConfig(hidden_size=32, image_size=128, patch_size=16,
+                                                     mask_input_channels=4),
+        mask_decoder_config=SamMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=2,
+                                                 num_attention_heads=2, iou_head_hidden_dim=32))
+    torch.manual_seed(0)
+    SamModel(config).save_pretrained(tmp_path / "sam")
+    SamProcessor(image_processor=SamImageProcessorPil(
+        size={"longest_edge": 128}, pad_size={"height": 128, "width": 128})).save_pretrained(tmp_path / "sam")
+    sam = SamSource(SamOptions(model=str(tmp_path / "sam"), points_per_side=4, points_per_batch=8,
+                               pred_iou_thresh=0.0, stability_score_thresh=0.0,
+                               stability_score_offset=0.05, min_region_area=10, nms_iou=0.95))
+    sam.load()
+    pixels = generate_scene(2, size=(72, 96)).pixels
+    detections = sam.build(pixels)
+    scores = [n.score for n in detections.nodes]
+    source = UnsamV2Source(UnsamV2Options(min_score=float(np.median(scores))), sam)
+    forest = source.build(pixels)
+    assert forest.drops["unsamv2_low_score"] == sum(s <= np.median(scores) for s in scores) > 0
+    assert nesting_violations(forest, threshold=0.9) == []
+    assert all(forest.nodes[r].area > 0.05 * 72 * 96 for r in forest.roots())
