@@ -4,14 +4,13 @@ pycocotools decodes an RLE only to a full-resolution dense array (and encodes on
 mining every mask of a 1080p tree that way costs a 2 MB array per mask. Mining needs a mask only
 inside its bounding box (a point lookup, containment, erosion), so this module hand-writes the two
 small pieces pycocotools does not offer: the compressed counts string -> run lengths (the
-LEB128-like code of maskApi.c `rleFrString`, vectorised), and runs -> a dense window. Encoding
-goes back through pycocotools (`frPyObjects` compresses uncompressed counts).
+LEB128-like code of maskApi.c `rleFrString`, vectorised), runs -> a dense window, and runs ->
+the compressed string (`rleToString`, vectorised). Tests check all three against pycocotools.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from pycocotools import mask as coco_mask
 
 
 def run_lengths(counts: str | bytes) -> np.ndarray:
@@ -36,6 +35,24 @@ def run_lengths(counts: str | bytes) -> np.ndarray:
     runs[1::2] = np.cumsum(values[1::2])
     runs[2::2] = np.cumsum(values[2::2])
     return runs
+
+
+def counts_string(runs: np.ndarray) -> str:
+    """Run lengths (zeros first) -> COCO compressed counts, exactly as `rleToString`: from the
+    fourth run on a value is the delta to the run two back; each value is written as 5-bit
+    chunks, low first, 0x20 = more follow, until the rest is 0 (or -1 with the sign bit set).
+    Vectorised here so that a mask built from runs need not pass through a Python list."""
+    runs = np.asarray(runs, dtype=np.int64)
+    values = runs.copy()
+    values[3:] -= runs[1:-2]
+    shifted = values[:, None] >> (5 * np.arange(8))[None, :]  # arithmetic shifts: y_k = x >> 5k
+    chunks = shifted[:, :7] & 0x1F
+    rest = shifted[:, 1:]
+    done = np.where((chunks & 0x10) != 0, rest == -1, rest == 0)
+    count = np.argmax(done, axis=1) + 1  # chunks written per value
+    position = np.arange(7)[None, :]
+    chars = chunks + 48 + np.where(position < count[:, None] - 1, 0x20, 0)
+    return chars[position < count[:, None]].astype(np.uint8).tobytes().decode("ascii")
 
 
 class RunMask:
@@ -141,11 +158,9 @@ class RunMask:
         """Back to COCO RLE (str counts) through pycocotools' compression of uncompressed counts."""
         edges = np.stack([self.starts, self.ends], axis=1).ravel()
         lengths = np.diff(np.concatenate([[0], edges, [self.height * self.width]]))
-        compressed = coco_mask.frPyObjects(
-            {"size": [self.height, self.width], "counts": lengths.tolist()}, self.height, self.width)
-        counts = compressed["counts"]
-        return {"size": [self.height, self.width],
-                "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+        if len(lengths) > 1 and lengths[-1] == 0:
+            lengths = lengths[:-1]  # pycocotools ends on the last run, not an empty background run
+        return {"size": [self.height, self.width], "counts": counts_string(lengths)}
 
 
 def encode_window(window: np.ndarray, height: int, width: int, y0: int, x0: int) -> dict:
@@ -166,7 +181,4 @@ def encode_window(window: np.ndarray, height: int, width: int, y0: int, x0: int)
         lengths[-1] += tail
     elif tail:
         lengths = np.concatenate([lengths, [tail]])
-    compressed = coco_mask.frPyObjects({"size": [height, width], "counts": lengths.tolist()},
-                                       height, width)
-    counts = compressed["counts"]
-    return {"size": [height, width], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    return {"size": [height, width], "counts": counts_string(lengths)}
