@@ -30,8 +30,8 @@ from skimage.filters import sobel
 
 from annotators.masks.forest import MaskForest
 from annotators.masks.rle_window import RunMask, encode_window
-from annotators.masks.unsamv2_rules import divide, inside_matrix, protected_nms, windowed_nms
 from annotators.masks.superpixel import _upscale, superpixels
+from annotators.masks.unsamv2_rules import divide, inside_matrix, protected_nms, windowed_nms
 from schemas.options.masks import SuperpixelOptions, UnsamV2Options
 
 NAME = "unsamv2"

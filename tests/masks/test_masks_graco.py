@@ -11,7 +11,7 @@ import pytest
 
 from annotators.masks.clicks import erosion_iterations, graco_click_region
 from annotators.masks.forest import MaskForest
-from annotators.masks.granularity import granularity, graco_scale
+from annotators.masks.granularity import graco_scale, granularity
 from annotators.masks.mining import mine_pairs
 from annotators.masks.rle_window import RunMask, counts_string, encode_window, run_lengths
 from schemas.masks import decode, encode_array

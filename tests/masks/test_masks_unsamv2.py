@@ -245,8 +245,14 @@ def test_sam_detections_divide(tmp_path):
     """SAM as the divide step (tiny random SAM saved and loaded like a user's model): detections
     at or below the score floor are dropped and counted, the rest go through the rules."""
     import torch
-    from transformers import (SamConfig, SamMaskDecoderConfig, SamModel, SamProcessor,
-                              SamPromptEncoderConfig, SamVisionConfig)
+    from transformers import (
+        SamConfig,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
     from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
 
     from annotators.masks.sam import SamSource
