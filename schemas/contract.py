@@ -163,6 +163,8 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("is_part", BOOL),
         Column("area", INT64),
         Column("mask_source", STRING),
+        Column("is_residual", BOOL, nullable=True,
+               doc="graco: the mask is the instance minus the segment_id mask (a residual proposal)"),
     ),
     "descriptions": (
         Column("description_id", STRING),

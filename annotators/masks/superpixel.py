@@ -269,6 +269,10 @@ class SuperpixelSource:
         self.options = options or SuperpixelOptions()
 
     def build(self, pixels: np.ndarray, annotations=None) -> MaskForest:
+        return self.build_with_labels(pixels)[0]
+
+    def build_with_labels(self, pixels: np.ndarray) -> tuple[MaskForest, np.ndarray]:
+        """The forest and the full-resolution superpixel label image it was merged from."""
         height, width = pixels.shape[:2]
         tree = merge_tree(pixels, self.options)
         rank, lo, hi = leaf_ranges(tree)
@@ -278,4 +282,4 @@ class SuperpixelSource:
         for node, parent in select_nodes(tree, self.options):
             rle = range_rle(values, lengths, int(lo[node]), int(hi[node]), height, width)
             forest.add(rle, parent, self.name, score=float(scores[node]), area=int(tree.area[node]))
-        return forest
+        return forest, tree.labels

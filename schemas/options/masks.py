@@ -48,14 +48,49 @@ class SamOptions(BaseModel):
     containment: float = Field(0.9, gt=0, le=1, description="child share inside its parent")
 
 
+class UnsamV2Options(BaseModel):
+    """UnSAMv2 divide and conquer (REFERENCE.md section 5); the defaults are the reference's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    divide: Literal["superpixel", "sam", "gt"] = Field(
+        "superpixel", description="where instance proposals come from")
+    instance_min_share: float = Field(0.05, ge=0, le=1, description="an instance covers more than "
+                                      "this share of the image (reference 0.05)")
+    feature_model: str | None = Field(None, description="DINO-family model (local folder or hub "
+                                      "id) for patch features; colour/texture features without")
+    device: str = "cpu"
+    local_size: int = Field(256, ge=16, description="longer side of an instance box, resized")
+    patch_size: int = Field(32, ge=4, description="patch side of the colour features (a model "
+                            "uses its own); 32 px on the 256 px box measured best on the "
+                            "synthetic scenes (bench_unsamv2_source.py)")
+    colour_scale: float = Field(10.0, gt=0, description="colour similarity exp(-d^2 / 2 s^2), "
+                                "d in Lab units")
+    thresholds: tuple[float, ...] = (0.9, 0.8, 0.7, 0.6, 0.5)
+    min_cluster: int = Field(4, ge=1, description="patches of the smallest conquer mask")
+    keep_inside: float = Field(0.9, ge=0, le=1, description="a mask is kept when more than this "
+                               "share lies inside its instance")
+    nms_iou: float = Field(0.8, gt=0, le=1)
+    nms_window: int = Field(4, ge=1, description="each mask is compared with the next N by area")
+    min_score: float = Field(0.3, ge=0, le=1, description="SAM detections at or below are dropped")
+    refine: Literal["superpixel", "none"] = Field(
+        "superpixel", description="snap conquer masks to superpixels (stands in for the "
+        "reference's CascadePSP refinement); none: keep the resized patch masks")
+
+
 class MineOptions(BaseModel):
     """`segcap mine`: hierarchy source, granularity definition and pair sampling."""
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["superpixel", "gt", "sam"] = "superpixel"
+    source: Literal["superpixel", "gt", "sam", "unsamv2"] = "superpixel"
     granularity: Literal["unsamv2", "graco"] = "unsamv2"
-    points: int = Field(3, ge=1, description="point prompts per instance tree")
+    points: int = Field(3, ge=1, description="clicks per mask (proposal rule) or per instance "
+                        "tree (instance_path rule)")
+    clicks: Literal["proposal", "instance_path"] = Field(
+        "proposal", description="proposal: GraCo's rule, clicks in each mask eroded by a square "
+        "kernel (border not eroding); instance_path: clicks in the eroded instance, one pair per "
+        "mask on the path holding the click")
     max_path: int = Field(6, ge=1, description="masks emitted per point (root first)")
     min_area: int = Field(64, ge=1, description="masks smaller than this are dropped")
     iou_merge: float = Field(0.9, gt=0, le=1, description="near-identical masks in a tree merge")
@@ -65,3 +100,4 @@ class MineOptions(BaseModel):
     seed: int = 0
     superpixel: SuperpixelOptions = Field(default_factory=SuperpixelOptions)
     sam: SamOptions = Field(default_factory=SamOptions)
+    unsamv2: UnsamV2Options = Field(default_factory=UnsamV2Options)

@@ -17,7 +17,7 @@ def test_unsamv2_formula_and_lone_instance():
 
 
 def test_graco_formula():
-    assert granularity("graco", [100, 34, 5, 100]) == pytest.approx([1.0, 0.3, 0.1, 1.0])
+    assert granularity("graco", [100, 34, 5, 100, 150]) == pytest.approx([1.0, 0.3, 0.1, 1.0, 1.0])
 
 
 @pytest.mark.parametrize("definition", ["unsamv2", "graco"])
@@ -52,8 +52,9 @@ def nested_forest() -> MaskForest:
 
 
 @pytest.mark.parametrize("definition", ["unsamv2", "graco"])
-def test_pairs_follow_the_path_and_drops_are_counted(definition):
-    result = mine_pairs(nested_forest(), "img", definition=definition, points=30, seed=1, min_area=16)
+def test_instance_path_pairs_follow_the_path_and_drops_are_counted(definition):
+    result = mine_pairs(nested_forest(), "img", definition=definition, points=30, seed=1, min_area=16,
+                        clicks="instance_path")
     assert result.drops == {"below_min_area": 1, "near_duplicate": 1}
     assert len(result.forest.nodes) == 3
     assert granularity_order_violations(result.pairs) == 0
@@ -74,11 +75,12 @@ def test_pairs_follow_the_path_and_drops_are_counted(definition):
     assert max(len(p) for p in by_point.values()) == 3
 
 
-def test_points_avoid_the_eroded_border_and_are_seeded():
+def test_instance_path_points_avoid_the_eroded_border_and_are_seeded():
     forest = nested_forest()
-    first = mine_pairs(forest, "img", definition="unsamv2", points=10, seed=3, min_area=16)
-    again = mine_pairs(forest, "img", definition="unsamv2", points=10, seed=3, min_area=16)
-    other = mine_pairs(forest, "img", definition="unsamv2", points=10, seed=4, min_area=16)
+    options = {"definition": "unsamv2", "points": 10, "min_area": 16, "clicks": "instance_path"}
+    first = mine_pairs(forest, "img", seed=3, **options)
+    again = mine_pairs(forest, "img", seed=3, **options)
+    other = mine_pairs(forest, "img", seed=4, **options)
     points = [p["point"] for p in first.pairs]
     assert points == [p["point"] for p in again.pairs]
     assert points != [p["point"] for p in other.pairs]
@@ -93,6 +95,32 @@ def test_path_is_capped():
     for depth in range(8):
         parent = forest.add(_box(64, 64, 0, 64 - 6 * depth, 0, 64 - 6 * depth), parent, "sam")
     result = mine_pairs(forest, "img", definition="graco", points=4, seed=0, min_area=4,
-                        iou_merge=0.99, max_path=6)
+                        iou_merge=0.99, max_path=6, clicks="instance_path")
     assert result.forest.depth() == 8
     assert max(p["level"] for p in result.pairs) <= 5
+
+
+@pytest.mark.parametrize("definition", ["unsamv2", "graco"])
+def test_proposal_pairs_click_inside_each_mask_and_are_seeded(definition):
+    forest = nested_forest()
+    first = mine_pairs(forest, "img", definition=definition, points=5, seed=2, min_area=16)
+    again = mine_pairs(forest, "img", definition=definition, points=5, seed=2, min_area=16)
+    assert [p["pair_id"] for p in first.pairs] == [p["pair_id"] for p in again.pairs]
+    assert len({p["pair_id"] for p in first.pairs}) == len(first.pairs)
+    plain = [p for p in first.pairs if not p["is_residual"]]
+    assert len(plain) == 5 * 3  # three kept masks, five clicks each
+    for pair in first.pairs:
+        x, y = (int(v) for v in pair["point"])
+        assert coco_mask.decode(pair["mask"])[y, x] == 1
+        assert int(coco_mask.area(pair["mask"])) == pair["area"]
+    residuals = [p for p in first.pairs if p["is_residual"]]
+    # graco: root 3600 px; part 900 (residual share 0.75 -> kept), its 400 px child (0.9 -> kept)
+    assert len(residuals) == (10 if definition == "graco" else 0)
+    assert first.counts["graco_residuals"] == (2 if definition == "graco" else 0)
+    assert granularity_order_violations(plain) == 0
+
+
+def test_unknown_click_rule_is_refused():
+    with pytest.raises(ValueError, match="instance_path"):
+        mine_pairs(nested_forest(), "img", definition="graco", points=1, seed=0, min_area=1,
+                   clicks="somewhere")

@@ -110,8 +110,12 @@ def test_gt_source_uses_ingested_segments(tmp_path):
     by_id = {r["segment_id"]: r for r in rows}
     assert {p["instance_id"] for p in pairs} <= {r["segment_id"] for r in rows if r["parent_id"] is None}
     for pair in pairs:
-        assert by_id[pair["segment_id"]]["level"] == pair["level"]
+        # a graco residual (instance minus the segment) is a part of the instance: level 1
+        assert pair["level"] == (1 if pair["is_residual"] else by_id[pair["segment_id"]]["level"])
         assert pair["mask_source"] == "gt"
+    residuals = sum(p["is_residual"] for p in pairs)
+    assert residuals > 0
+    assert dataset.stats()["stages"]["mine"]["counters"]["graco_residuals"] * 4 == residuals
     assert dataset.count("segments") == len(rows)  # gt mining adds no segments
 
 
