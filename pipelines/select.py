@@ -4,6 +4,10 @@ A global step: `setup` reads the score, style and source columns of the whole co
 computes the plan (the selected sample_ids); `process` applies it per batch, writing
 `selected`, `selection_method` and `budget` on every row. Rows marked as duplicates
 (`duplicate_of` set by the dedup stage) are not in the pool.
+
+mmSSR ties (equal scores) are broken by ascending sample_id, so the selection does not depend on
+how the rows are spread over shards. When the candidates run out before the budget, the plan's
+`shortfall` says by how much (stats.json counter `shortfall`; `segcap select` exits 1).
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from annotators.selection.baselines import deita_select, kmeans_select, random_select
-from annotators.selection.common import bin_codes, resolve_budget, summary_table
-from annotators.selection.mmssr import mmssr_select
+from annotators.selection.common import resolve_budget, summary_table
+from annotators.selection.mmssr import mmssr_select, style_bins
 from pipelines.dataset_dir import DatasetDir
 from pipelines.instruction_rows import capability_matrix, conversation_text
 from pipelines.stage import Stage, StageOutput
@@ -35,6 +39,8 @@ class SelectStage(Stage):
         self.chosen: set[str] = set()
         self.summary: pd.DataFrame | None = None
         self.budget_count = 0
+        self.plan_counters: dict[str, int] = {}
+        self._counters_emitted = False
 
     def setup(self) -> None:
         dataset = DatasetDir(self.dataset_path)
@@ -52,10 +58,15 @@ class SelectStage(Stage):
         eligible = (pc.is_null(table.column("duplicate_of")).to_numpy(zero_copy_only=False)
                     if "duplicate_of" in table.column_names else np.ones(len(ids), bool))
         self.budget_count = resolve_budget(options.budget, int(eligible.sum()))
+        self.plan_counters = {"pool": int(eligible.sum()), "budget": self.budget_count}
         if options.method == "mmssr":
-            selected, _ = mmssr_select(scores, bin_codes(styles, sources), self.budget_count,
-                                       eligible=eligible, threshold=options.threshold,
-                                       seed=options.seed)
+            tie_rank = np.empty(len(ids), np.int64)
+            tie_rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+            entries = style_bins(table.column("styles"), table.column("source") if sources else None)
+            result = mmssr_select(scores, entries, self.budget_count,
+                                  eligible=eligible, threshold=options.threshold, tie_rank=tie_rank)
+            selected = result.selected
+            self.plan_counters.update(rounds=result.rounds, capabilities_dropped=len(result.dropped))
         elif options.method == "random":
             selected = random_select(eligible, self.budget_count, options.seed)
         else:
@@ -67,6 +78,7 @@ class SelectStage(Stage):
                 selected = kmeans_select(vectors, eligible, self.budget_count,
                                          options.kmeans_clusters, options.seed)
         self.chosen = set(ids[selected].tolist())
+        self.plan_counters["shortfall"] = self.budget_count - len(self.chosen)
         self.summary = summary_table(scores, styles, eligible, selected, options.threshold)
 
     def _embed(self, conversations) -> np.ndarray:
@@ -90,4 +102,7 @@ class SelectStage(Stage):
                                  pa.array([self.settings.budget] * batch.num_rows, pa.float32()))
         output.tables["instructions"] = table
         output.counters["selected"] += int(pc.sum(selected).as_py() or 0)
+        if not self._counters_emitted:  # whole-pool figures, once (batches run in this process)
+            output.counters.update(self.plan_counters)
+            self._counters_emitted = True
         return output
