@@ -95,24 +95,62 @@ def style_bins(styles, sources) -> StyleBins:
 
 @dataclass
 class _Queue:
-    """One capability's candidate entries sorted by (bin, style position, -score, tie)."""
+    """One capability's candidate entries sorted by (bin, style position, -score, tie).
+
+    `cursor[k]`: every entry of segment k before it belongs to a selected row (picks are always
+    the first live entries of a segment, so the dead prefix only grows)."""
 
     rows: np.ndarray
     starts: np.ndarray  # start of each bin's segment
+    ends: np.ndarray
     bins: np.ndarray  # bin code of each segment
+    cursor: np.ndarray
 
     @classmethod
     def build(cls, rows: np.ndarray, bins: np.ndarray) -> _Queue:
         if len(rows) == 0:
             empty = np.zeros(0, np.int64)
-            return cls(rows, empty, empty)
+            return cls(rows, empty, empty, empty, empty.copy())
         starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
-        return cls(rows, starts, bins[starts])
+        return cls(rows, starts, np.r_[starts[1:], len(rows)], bins[starts], starts.copy())
 
-    def compact(self, taken: np.ndarray) -> _Queue:
-        live = ~taken[self.rows]
-        segment_of = np.repeat(self.bins, np.diff(np.r_[self.starts, len(self.rows)]))
-        return _Queue.build(self.rows[live], segment_of[live])
+    def first_live(self, segment: int, taken: np.ndarray, need: int) -> np.ndarray:
+        """The first `need` live rows of a segment (fewer if it has fewer); advances the cursor."""
+        position, end, found = int(self.cursor[segment]), int(self.ends[segment]), []
+        step = max(2 * need, 64)
+        while need > 0 and position < end:
+            window = self.rows[position:min(position + step, end)]
+            live = np.flatnonzero(~taken[window])[:need]
+            found.append(window[live])
+            need -= len(live)
+            position += int(live[-1]) + 1 if need == 0 else len(window)
+            step *= 2
+        self.cursor[segment] = position
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
+class _LiveCounts:
+    """Live candidate entries per (capability, bin), updated as rows are taken: a `select` call
+    then costs O(bins + picks), not O(pool)."""
+
+    def __init__(self, queues: list[_Queue], entries: StyleBins, candidate: np.ndarray):
+        self.n_bins = max(len(entries.keys), 1)
+        self.counts = np.zeros((len(queues), self.n_bins), np.int64)
+        for c, queue in enumerate(queues):
+            self.counts[c, queue.bins] = queue.ends - queue.starts
+        self.candidate = candidate  # (n, C) bool
+        by_row = np.argsort(entries.rows, kind="stable")
+        self.entry_bins = entries.bins[by_row]
+        self.row_start = np.searchsorted(entries.rows[by_row], np.arange(len(candidate) + 1))
+
+    def remove(self, rows: np.ndarray) -> None:
+        starts, stops = self.row_start[rows], self.row_start[rows + 1]
+        lengths = stops - starts
+        entry = np.repeat(stops - lengths.cumsum(), lengths) + np.arange(lengths.sum())
+        owner = np.repeat(rows, lengths)
+        mask = self.candidate[owner]  # (entries, C): whose candidate the entry is
+        slots = (np.arange(self.counts.shape[0])[None, :] * self.n_bins + self.entry_bins[entry][:, None])
+        self.counts -= np.bincount(slots[mask], minlength=self.counts.size).reshape(self.counts.shape)
 
 
 @dataclass
@@ -155,31 +193,32 @@ def _queue(score: np.ndarray, pool: _TieOrdered, candidate: np.ndarray) -> _Queu
     return _Queue.build(rows[order], pool.bins[chosen][order])
 
 
-def select_bins(queue: _Queue, taken: np.ndarray, budget: int) -> np.ndarray:
-    """The reference's `select`: smallest bin first, quota + debt. Marks and returns the picks."""
+def select_bins(queue: _Queue, counts: np.ndarray, live: _LiveCounts, taken: np.ndarray,
+                budget: int) -> np.ndarray:
+    """The reference's `select`: smallest bin first, quota + debt. Marks and returns the picks.
+    counts: this capability's row of `live.counts` (a view, updated as rows are taken)."""
     if len(queue.rows) == 0 or budget <= 0:
         return np.zeros(0, np.int64)
-    live = ~taken[queue.rows]
-    sizes = np.add.reduceat(live.astype(np.int64), queue.starts)
+    sizes = counts[queue.bins].copy()  # sizes at the call's start decide the visiting order
     present = np.flatnonzero(sizes > 0)
     if len(present) == 0:
         return np.zeros(0, np.int64)
     visit = present[np.lexsort((queue.bins[present], sizes[present]))]
     quota = max(budget // len(visit), 1)
-    ends = np.r_[queue.starts[1:], len(queue.rows)]
     debt, count, picks = 0, 0, []
     for segment in visit:  # loops over bins (tens), never over samples
         if count >= budget:
             break
-        rows = queue.rows[queue.starts[segment]:ends[segment]]
-        available = rows[~taken[rows]]  # live at the call's start and not taken by an earlier bin
-        take = min(quota + debt, len(available))
-        debt = max(quota + debt - len(available), 0)
-        chosen = available[:take]
-        taken[chosen] = True
-        picks.append(chosen)
-        count += take
-    return np.concatenate(picks)
+        available = int(counts[queue.bins[segment]])  # excludes rows taken earlier in this call
+        take = min(quota + debt, available)
+        debt = max(quota + debt - available, 0)
+        if take:
+            chosen = queue.first_live(segment, taken, take)
+            taken[chosen] = True
+            live.remove(chosen)
+            picks.append(chosen)
+            count += take
+    return np.concatenate(picks) if picks else np.zeros(0, np.int64)
 
 
 @dataclass
@@ -205,8 +244,9 @@ def mmssr_select(scores: np.ndarray, entries: StyleBins, budget: int, *,
     tie_rank = np.arange(n) if tie_rank is None else np.asarray(tie_rank)
     pool = _TieOrdered.build(entries, tie_rank)
     with np.errstate(invalid="ignore"):
-        queues = [_queue(scores[:, c], pool, eligible & (scores[:, c] > threshold))
-                  for c in range(n_capabilities)]
+        candidate = eligible[:, None] & (scores > threshold)
+    queues = [_queue(scores[:, c], pool, candidate[:, c]) for c in range(n_capabilities)]
+    live = _LiveCounts(queues, entries, candidate)
     taken = np.zeros(n, bool)
     result = MmssrResult(taken, np.full(n, -1, np.int64), budget)
     remaining = list(range(n_capabilities))
@@ -216,7 +256,7 @@ def mmssr_select(scores: np.ndarray, entries: StyleBins, budget: int, *,
         per_capability = max((budget - count) // len(remaining), 1)
         dropped = []
         for c in remaining:
-            picks = select_bins(queues[c], taken, min(per_capability, budget - count))
+            picks = select_bins(queues[c], live.counts[c], live, taken, min(per_capability, budget - count))
             if len(picks) == 0:
                 dropped.append(c)
             else:
@@ -226,7 +266,4 @@ def mmssr_select(scores: np.ndarray, entries: StyleBins, budget: int, *,
                 break
         remaining = [c for c in remaining if c not in dropped]  # keep the given order (defect 2)
         result.dropped.extend(dropped)
-        for c in remaining:  # rows taken by any capability are dead entries in every queue
-            if 2 * int(taken[queues[c].rows].sum()) > len(queues[c].rows):
-                queues[c] = queues[c].compact(taken)
     return result

@@ -62,6 +62,9 @@ class SelectOptions(EmbeddingOptions):
     threshold: float = 0.0
     # DEITA: add a sample only if its cosine similarity to every selected one is <= tau.
     deita_tau: float = Field(0.9, ge=-1.0, le=1.0)
+    # DEITA: an `instructions` column holding DEITA's own score (complexity x quality from its
+    # scorers); None = the stand-in (mean capability score), named so in `selection_method`.
+    deita_score_column: str | None = None
     # k-means: number of clusters; None = about sqrt(pool size).
     kmeans_clusters: int | None = Field(None, ge=1)
 
@@ -83,4 +86,7 @@ class DedupOptions(EmbeddingOptions):
     # earlier one exceeds 1 - semantic_eps.
     semantic_eps: float = Field(0.05, ge=0.0, le=1.0)
     semantic_clusters: int | None = Field(None, ge=1)
+    # Which member of a near-duplicate group stays: SemDeDup's default keeps the hardest (farthest
+    # from its cluster centroid); easiest keeps the most typical; random is seeded by `seed`.
+    semantic_keep: Literal["hardest", "easiest", "random"] = "hardest"
     seed: int = 0
