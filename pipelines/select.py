@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from annotators.selection.baselines import deita_select, kmeans_select, random_select
+from annotators.selection.baselines import deita_select, kmeans_select, mean_score, random_select
 from annotators.selection.common import resolve_budget, summary_table
 from annotators.selection.mmssr import mmssr_select, style_bins
 from pipelines.dataset_dir import DatasetDir
@@ -39,12 +39,21 @@ class SelectStage(Stage):
         self.chosen: set[str] = set()
         self.summary: pd.DataFrame | None = None
         self.budget_count = 0
+        self.method_label = ""
         self.plan_counters: dict[str, int] = {}
         self._counters_emitted = False
 
     def setup(self) -> None:
         dataset = DatasetDir(self.dataset_path)
         columns = ["sample_id", "capability_scores", "styles", "source", "duplicate_of"]
+        if self.settings.method == "deita" and self.settings.deita_score_column:
+            column = self.settings.deita_score_column
+            import pyarrow.parquet as pq
+
+            names = set().union(*(pq.read_schema(p).names for p in dataset.shard_paths("instructions")))
+            if column not in names:
+                raise ValueError(f"--deita-score-column {column!r} is not a column of instructions")
+            columns.append(column)
         table = dataset.read("instructions", columns)
         self.plan(table, lambda: dataset.read("instructions", ["conversations"]))
 
@@ -59,6 +68,7 @@ class SelectStage(Stage):
                     if "duplicate_of" in table.column_names else np.ones(len(ids), bool))
         self.budget_count = resolve_budget(options.budget, int(eligible.sum()))
         self.plan_counters = {"pool": int(eligible.sum()), "budget": self.budget_count}
+        self.method_label = options.method
         if options.method == "mmssr":
             tie_rank = np.empty(len(ids), np.int64)
             tie_rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
@@ -72,7 +82,8 @@ class SelectStage(Stage):
         else:
             vectors = self._embed(conversations)
             if options.method == "deita":
-                selected = deita_select(scores, vectors, eligible, self.budget_count,
+                quality = self._deita_quality(table, scores)
+                selected = deita_select(quality, vectors, eligible, self.budget_count,
                                         options.deita_tau, options.seed)
             else:
                 selected = kmeans_select(vectors, eligible, self.budget_count,
@@ -80,6 +91,18 @@ class SelectStage(Stage):
         self.chosen = set(ids[selected].tolist())
         self.plan_counters["shortfall"] = self.budget_count - len(self.chosen)
         self.summary = summary_table(scores, styles, eligible, selected, options.threshold)
+
+    def _deita_quality(self, table: pa.Table, scores: np.ndarray) -> np.ndarray:
+        """DEITA's score from the user's column (complexity x quality from DEITA's scorers), or the
+        stand-in, the mean capability score; `method_label` says which."""
+        column = self.settings.deita_score_column
+        if column:
+            values = pc.cast(table.column(column), pa.float64()).to_numpy(zero_copy_only=False)
+            self.method_label = f"deita(score={column})"
+            self.plan_counters["deita_score_missing"] = int(np.isnan(values).sum())
+            return values
+        self.method_label = "deita(score=mean_capability_score, stand-in for complexity x quality)"
+        return mean_score(scores)
 
     def _embed(self, conversations) -> np.ndarray:
         from annotators.embeddings import TextEmbedder
@@ -97,7 +120,7 @@ class SelectStage(Stage):
         selected = pa.array([sample_id in self.chosen for sample_id in ids], pa.bool_())
         table = batch.set_column(batch.schema.get_field_index("selected"), "selected", selected)
         table = table.set_column(table.schema.get_field_index("selection_method"), "selection_method",
-                                 pa.array([self.settings.method] * batch.num_rows, pa.string()))
+                                 pa.array([self.method_label] * batch.num_rows, pa.string()))
         table = table.set_column(table.schema.get_field_index("budget"), "budget",
                                  pa.array([self.settings.budget] * batch.num_rows, pa.float32()))
         output.tables["instructions"] = table

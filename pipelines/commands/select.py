@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
         threshold: Annotated[float, typer.Option(help="mmssr: minimum score (exclusive)")] = 0.0,
         tau: Annotated[float, typer.Option(help="deita: max cosine similarity to selected")] = 0.9,
         clusters: Annotated[int | None, typer.Option(help="kmeans: number of clusters")] = None,
+        deita_score_column: Annotated[str | None, typer.Option(
+            help="deita: instructions column with DEITA's complexity x quality score "
+                 "(default: the mean capability score, a stand-in)")] = None,
         embedding_model: Annotated[str | None, typer.Option(help="local sentence-transformers folder")] = None,
         embedding_cache: Annotated[str | None, typer.Option(help="folder caching text vectors")] = None,
     ) -> None:
@@ -32,10 +35,11 @@ def register(app: typer.Typer) -> None:
 
         options = build_options(SelectOptions, budget=budget, method=method, seed=seed,
                                 threshold=threshold, deita_tau=tau, kmeans_clusters=clusters,
+                                deita_score_column=deita_score_column,
                                 embedding_model=embedding_model, embedding_cache=embedding_cache)
         stage = SelectStage(**options.model_dump())
         stats = run_on_instructions(stage, directory)
-        table = Table(title=f"{options.method} selection, budget {options.budget} "
+        table = Table(title=f"{stage.method_label} selection, budget {options.budget} "
                             f"({stage.budget_count} samples)")
         for column in ("group", "name", "pool", "selected"):
             table.add_column(column, justify="right" if column in ("pool", "selected") else "left")

@@ -67,7 +67,19 @@ def test_select_every_method_writes_the_columns(scored_dir, method, tmp_path):
     assert "optical_character_recognition" in output and "selected" in output
     rows = dataset.read("instructions").to_pylist()
     assert sum(r["selected"] for r in rows) == 4
-    assert {r["selection_method"] for r in rows} == {method} and {r["budget"] for r in rows} == {4.0}
+    label = {"deita": "deita(score=mean_capability_score, stand-in for complexity x quality)"}
+    assert {r["selection_method"] for r in rows} == {label.get(method, method)}
+    assert {r["budget"] for r in rows} == {4.0}
+
+
+def test_select_shortfall_exits_one_and_deita_takes_an_external_score(scored_dir, helpers, tmp_path):
+    dataset, _ = scored_dir
+    result, output = invoke("select", dataset.path, "--budget", 4, "--threshold", 5)
+    assert result.exit_code == 1 and "only 0 of the 4" in output, output
+    assert dataset.stats()["stages"]["select"]["counters"]["shortfall"] == 4
+    result, output = invoke("select", dataset.path, "--budget", 2, "--method", "deita",
+                            "--deita-score-column", "nope", "--embedding-cache", tmp_path / "cache")
+    assert result.exit_code == 2 and "nope" in output, output
 
 
 def test_dedup_then_select_leaves_duplicates_out(scored_dir, helpers, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from annotators.selection.baselines import (
     deita_select,
     kmeans_select,
+    mean_score,
     proportional_quotas,
     random_select,
 )
@@ -178,7 +179,7 @@ def test_deita_keeps_selected_set_diverse_and_prefers_scores():
     vectors = unit_vectors(300)
     vectors[150:] = vectors[:150]  # every sample has an identical twin
     scores = np.random.default_rng(0).uniform(0, 5, size=(300, 14)).astype(np.float32)
-    selected = deita_select(scores, vectors, np.ones(300, bool), 100, tau=0.9)
+    selected = deita_select(mean_score(scores), vectors, np.ones(300, bool), 100, tau=0.9)
     chosen = vectors[selected]
     similarity = chosen @ chosen.T
     np.fill_diagonal(similarity, -1)
@@ -199,3 +200,11 @@ def test_kmeans_proportional_sampling():
 def test_proportional_quotas_sum_exactly():
     quotas = proportional_quotas(np.array([7, 1, 1, 0, 13]), 11)
     assert quotas.sum() == 11 and (quotas <= [7, 1, 1, 0, 13]).all()
+
+
+def test_deita_uses_an_external_score_and_skips_missing_ones():
+    vectors = unit_vectors(50)
+    quality = np.arange(50, dtype=np.float64)
+    quality[49] = np.nan  # no DEITA score: never selected
+    selected = deita_select(quality, vectors, np.ones(50, bool), 5, tau=1.0)
+    assert np.flatnonzero(selected).tolist() == [44, 45, 46, 47, 48]
