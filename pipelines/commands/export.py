@@ -14,11 +14,14 @@ def register(app: typer.Typer) -> None:
         path: Annotated[Path, typer.Argument(help="dataset directory to export")],
         out: Annotated[Path, typer.Option("--out", help="output directory (replaced atomically)")],
         format: Annotated[str, typer.Option(
-            "--format", help="parquet (HF dataset dir) | mglmm (MGSC/GCG JSON + images)")] = "parquet",
+            "--format", help="parquet (HF dataset dir) | mglmm (MGSC/GCG JSON + images) | "
+                             "llava (selected instructions as LLaVA JSON + images + sidecar)")] = "parquet",
         max_rows: Annotated[int, typer.Option("--max-rows-per-shard", min=1)] = 20_000,
         max_mb: Annotated[int, typer.Option("--max-mb-per-shard", min=1)] = 256,
         no_embed: Annotated[bool, typer.Option(
             "--no-embed", help="keep path-only images as paths")] = False,
+        all_rows: Annotated[bool, typer.Option(
+            "--all", help="llava: every instruction, not only the selected ones")] = False,
     ) -> None:
         """Write bounded Parquet shards + README card + schema.json + stats.json, atomically."""
         from pipelines.commands.common import console, existing_dataset, fail
@@ -43,5 +46,17 @@ def register(app: typer.Typer) -> None:
             console.print(f"export (mglmm): {counts['rows_in']} in, {counts['mgsc'] + counts['gcg']} "
                           f"out ({counts['mgsc']} mgsc, {counts['gcg']} gcg, {counts['images']} "
                           "images), 0 rejected")
+        elif format == "llava":
+            from pipelines.llava_export import LlavaExportError, export_llava
+
+            try:
+                counts = export_llava(path, out, include_all=all_rows)
+            except LlavaExportError as exc:
+                fail(str(exc))
+            console.print(f"export (llava): {counts['rows_in']} in, {counts['records']} out "
+                          f"({counts['images']} images), {counts['skipped']} skipped")
+            if counts["skipped"]:
+                fail(f"{counts['skipped']} samples of {path} have no readable image and were left "
+                     f"out; see {out / 'selection.json'} (skipped)", code=1)
         else:
-            fail(f"--format {format!r} is not one of: parquet, mglmm")
+            fail(f"--format {format!r} is not one of: parquet, mglmm, llava")
