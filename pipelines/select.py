@@ -41,7 +41,7 @@ class SelectStage(Stage):
         self.budget_count = 0
         self.method_label = ""
         self.plan_counters: dict[str, int] = {}
-        self._counters_emitted = False
+        self._anchor: str | None = None
 
     def setup(self) -> None:
         dataset = DatasetDir(self.dataset_path)
@@ -89,6 +89,7 @@ class SelectStage(Stage):
                 selected = kmeans_select(vectors, eligible, self.budget_count,
                                          options.kmeans_clusters, options.seed)
         self.chosen = set(ids[selected].tolist())
+        self._anchor = min(ids.tolist()) if len(ids) else None
         self.plan_counters["shortfall"] = self.budget_count - len(self.chosen)
         self.summary = summary_table(scores, styles, eligible, selected, options.threshold)
 
@@ -125,7 +126,6 @@ class SelectStage(Stage):
                                  pa.array([self.settings.budget] * batch.num_rows, pa.float32()))
         output.tables["instructions"] = table
         output.counters["selected"] += int(pc.sum(selected).as_py() or 0)
-        if not self._counters_emitted:  # whole-pool figures, once (batches run in this process)
-            output.counters.update(self.plan_counters)
-            self._counters_emitted = True
+        if self._anchor in ids:  # whole-pool figures: once, with the batch holding the smallest
+            output.counters.update(self.plan_counters)  # id (workers and units may be many)
         return output
