@@ -26,9 +26,9 @@ The three defects of the released code are fixed, nothing else is changed:
 Also `source` is optional (the reference requires an `image_source` field): missing -> "".
 
 Speed: per capability, the (row, style) entries of its candidates are sorted once by
-(bin, style position, -score, tie). A `select` call then counts live entries per bin with one
-`reduceat` and, per bin (tens of bins, never per sample), takes the first live entries of the
-bin's segment; entries of selected rows are compacted away when they make up half the queue.
+(bin, style position, -score, tie) (a 16-bit radix sort for integer scores). Live entries per
+(capability, bin) are counted once and decremented as rows are taken, and each bin's segment has
+a cursor past its dead prefix, so a `select` call costs O(bins + picks), never O(pool).
 """
 
 from __future__ import annotations
