@@ -59,8 +59,9 @@ def _ref_select(df_sorted: pd.DataFrame, num_select: int, released: bool) -> set
 
 
 def reference_select(ratings: pd.DataFrame, caps: list[str], selected_len: int, thr: float = 0,
-                     released: bool = False) -> set:
-    """ratings: index `idx`, one column per capability, sty_1..sty_k = "style+source" or NaN."""
+                     released: bool = False, picked_by: dict | None = None) -> set:
+    """ratings: index `idx`, one column per capability, sty_1..sty_k = "style+source" or NaN.
+    picked_by (optional) receives idx -> the capability whose turn selected it."""
     valid = ratings.copy()
     valid["_tie"] = np.arange(len(valid))
     selected_idx: set = set()
@@ -80,6 +81,8 @@ def reference_select(ratings: pd.DataFrame, caps: list[str], selected_len: int, 
             else:
                 valid = valid.drop(list(new))
                 selected_idx |= new
+                if picked_by is not None:
+                    picked_by.update(dict.fromkeys(new, cap))
             if len(selected_idx) >= selected_len:
                 break
         caps = list(set(caps) - set(drop)) if released else [c for c in caps if c not in drop]
@@ -150,6 +153,14 @@ def ours(table: pa.Table, ratio: float) -> set:
     return {int(s[1:]) for s in stage.chosen}
 
 
+def ours_picked_by(scores, styles, sources, budget: int) -> list[int]:
+    """Per capability, how many samples its turns selected (ours, same inputs as the stage)."""
+    from annotators.selection.mmssr import mmssr_select, style_bins
+
+    result = mmssr_select(scores, style_bins(styles, sources), budget)
+    return np.bincount(result.capability_of[result.selected], minlength=14).tolist()
+
+
 # ---- reports ----------------------------------------------------------------------------------
 def composition(chosen: set, styles, sources) -> pd.Series:
     pairs = [(style, sources[i]) for i in chosen for style in styles[i]]
@@ -166,19 +177,16 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / max(len(a | b), 1)
 
 
-def per_capability(chosen: set, scores: np.ndarray) -> list[int]:
-    rows = np.fromiter(chosen, np.int64, len(chosen))
-    return (scores[rows] > 0).sum(axis=0).tolist()
-
-
-def compare(label: str, a: set, b: set, scores, styles, sources, verbose: bool) -> dict:
+def compare(label: str, a: set, b: set, scores, styles, sources, verbose: bool,
+            picks: tuple[list, list] | None = None) -> dict:
     ca, cb = composition(a, styles, sources), composition(b, styles, sources)
     row = {"case": label, "n_ref": len(a), "n_ours": len(b), "jaccard": round(jaccard(a, b), 4),
            "composition_tv": round(total_variation(ca, cb), 4)}
     print(row)
+    if verbose and picks:
+        print("  selected per capability turn, reference:", picks[0])
+        print("  selected per capability turn, ours:     ", picks[1])
     if verbose:
-        print("  per capability (rows scoring > 0), reference:", per_capability(a, scores))
-        print("  per capability (rows scoring > 0), ours:     ", per_capability(b, scores))
         top = pd.concat([ca.rename("reference"), cb.rename("ours")], axis=1).fillna(0.0)
         top.index = [f"{s} | {src}" for s, src in top.index]
         print("  style x source composition (share of style entries), 12 largest:")
@@ -200,8 +208,11 @@ def main() -> None:
     failures = 0
     for ratio in ratios:
         budget = int(args.rows * ratio)
-        ref, mine = reference_select(frame, CAPS, budget), ours(table, ratio)
-        row = compare(f"tie-free {ratio:.0%}", ref, mine, scores, styles, sources, verbose=True)
+        picked: dict = {}
+        ref, mine = reference_select(frame, CAPS, budget, picked_by=picked), ours(table, ratio)
+        ref_picks = [sum(1 for c in picked.values() if c == cap) for cap in CAPS]
+        row = compare(f"tie-free {ratio:.0%}", ref, mine, scores, styles, sources, verbose=True,
+                      picks=(ref_picks, ours_picked_by(scores, styles, sources, budget)))
         failures += row["jaccard"] != 1.0
         released = reference_select(frame, CAPS, budget, released=True)
         compare(f"tie-free {ratio:.0%}, released port (set order)", released, mine, scores, styles,
