@@ -103,6 +103,17 @@ def test_bad_arguments_exit_non_zero_with_a_message(instructions_dir, tmp_path):
     assert result.exit_code == 2 and "does not exist" in output
     result, output = invoke("score", instructions_dir.path, "--backend", "nope")
     assert result.exit_code == 2 and "--backend" in output
+    result, output = invoke("score", instructions_dir.path, "--score-mode", "mean")
+    assert result.exit_code == 2 and "--score-mode" in output
+    keywords = tmp_path / "keywords.json"
+    keywords.write_text('{"juggling": "x"}')
+    result, output = invoke("score", instructions_dir.path, "--capability-keywords", keywords)
+    assert result.exit_code == 2 and "juggling" in output
+    keywords.write_text("not json")
+    result, output = invoke("score", instructions_dir.path, "--capability-keywords", keywords)
+    assert result.exit_code == 2 and "--capability-keywords" in output
+    result, output = invoke("dedup", instructions_dir.path, "--semantic-keep", "oldest")
+    assert result.exit_code == 2 and "--semantic-keep" in output
 
 
 def test_non_utf8_rows_come_back_as_errors_not_crashes():
