@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from annotators.selection.baselines import deita_select, kmeans_select, mean_score, random_select
 from annotators.selection.common import resolve_budget, summary_table
@@ -48,8 +49,6 @@ class SelectStage(Stage):
         columns = ["sample_id", "capability_scores", "styles", "source", "duplicate_of"]
         if self.settings.method == "deita" and self.settings.deita_score_column:
             column = self.settings.deita_score_column
-            import pyarrow.parquet as pq
-
             names = set().union(*(pq.read_schema(p).names for p in dataset.shard_paths("instructions")))
             if column not in names:
                 raise ValueError(f"--deita-score-column {column!r} is not a column of instructions")
@@ -63,7 +62,7 @@ class SelectStage(Stage):
         ids = np.asarray(table.column("sample_id").to_pylist(), dtype=object)
         scores = capability_matrix(table)
         styles = table.column("styles").to_pylist()
-        sources = table.column("source").to_pylist() if "source" in table.column_names else None
+        sources = table.column("source") if "source" in table.column_names else None
         eligible = (pc.is_null(table.column("duplicate_of")).to_numpy(zero_copy_only=False)
                     if "duplicate_of" in table.column_names else np.ones(len(ids), bool))
         self.budget_count = resolve_budget(options.budget, int(eligible.sum()))
@@ -72,7 +71,7 @@ class SelectStage(Stage):
         if options.method == "mmssr":
             tie_rank = np.empty(len(ids), np.int64)
             tie_rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
-            entries = style_bins(table.column("styles"), table.column("source") if sources else None)
+            entries = style_bins(table.column("styles"), sources)
             result = mmssr_select(scores, entries, self.budget_count,
                                   eligible=eligible, threshold=options.threshold, tie_rank=tie_rank)
             selected = result.selected
