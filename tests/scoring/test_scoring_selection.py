@@ -208,3 +208,38 @@ def test_deita_uses_an_external_score_and_skips_missing_ones():
     quality[49] = np.nan  # no DEITA score: never selected
     selected = deita_select(quality, vectors, np.ones(50, bool), 5, tau=1.0)
     assert np.flatnonzero(selected).tolist() == [44, 45, 46, 47, 48]
+
+
+def reference_loop(scores, styles, sources, budget):
+    """The reference's rounds (with the three documented fixes), as plain Python loops."""
+    taken: list[int] = []
+    caps = list(range(scores.shape[1]))
+    while len(taken) < budget and caps:
+        per_cap = max((budget - len(taken)) // len(caps), 1)
+        dropped = []
+        for c in caps:
+            b = min(per_cap, budget - len(taken))
+            order = sorted((r for r in range(len(scores)) if r not in taken and scores[r, c] > 0),
+                           key=lambda r: (-scores[r, c], r))
+            picks = reference_select_call(order, styles, sources, b) if order else []
+            if not picks:
+                dropped.append(c)
+            taken += picks
+            if len(taken) >= budget:
+                break
+        caps = [c for c in caps if c not in dropped]
+    return sorted(taken)
+
+
+@pytest.mark.parametrize("ratio", [0.05, 0.1, 0.3])
+def test_whole_selection_matches_the_reference_loop_on_tie_free_multi_style_scores(ratio):
+    rng = np.random.default_rng(11)
+    n = 600
+    scores = np.stack([rng.permutation(n) / n * 5 for _ in range(6)], axis=1).astype(np.float32)
+    scores[rng.random((n, 6)) < 0.2] = 0
+    names = ["a", "b", "c", "d", "e"]
+    styles = [list(rng.choice(names, size=rng.integers(1, 4), replace=False)) for _ in range(n)]
+    sources = [["x", "y", "z"][i] for i in rng.integers(0, 3, n)]
+    budget = int(n * ratio)
+    result = run(scores, styles, sources, budget)
+    assert np.flatnonzero(result.selected).tolist() == reference_loop(scores, styles, sources, budget)
