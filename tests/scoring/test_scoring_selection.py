@@ -243,3 +243,28 @@ def test_whole_selection_matches_the_reference_loop_on_tie_free_multi_style_scor
     budget = int(n * ratio)
     result = run(scores, styles, sources, budget)
     assert np.flatnonzero(result.selected).tolist() == reference_loop(scores, styles, sources, budget)
+
+
+def test_deita_stage_names_the_score_it_used():
+    import pyarrow as pa
+
+    from pipelines.select import SelectStage
+    from schemas.contract import CAPABILITY_FIELDS
+
+    n = 6
+    conversations = [[{"from": "human", "value": f"Question number {i} about topic {i * 7}?"},
+                      {"from": "gpt", "value": f"Answer {i}."}] for i in range(n)]
+    table = pa.table({
+        "sample_id": [f"s{i}" for i in range(n)],
+        "capability_scores": [dict.fromkeys(CAPABILITY_FIELDS, float(i % 3)) for i in range(n)],
+        "styles": [["yes/no"]] * n, "source": ["a"] * n, "duplicate_of": [None] * n,
+        "deita_score": [1.0, 9.0, None, 3.0, 8.0, 2.0],
+    })
+    stage = SelectStage(method="deita", budget=2, deita_score_column="deita_score", deita_tau=1.0)
+    stage.plan(table, pa.table({"conversations": conversations}))
+    assert stage.chosen == {"s1", "s4"} and stage.method_label == "deita(score=deita_score)"
+    assert stage.plan_counters["deita_score_missing"] == 1
+    stand_in = SelectStage(method="deita", budget=2, deita_tau=1.0)
+    stand_in.plan(table, pa.table({"conversations": conversations}))
+    assert stand_in.method_label.startswith("deita(score=mean_capability_score, stand-in")
+    assert stand_in.chosen == {"s2", "s5"}  # mean capability score 2.0 is the highest
