@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 
+# More null scores than this share of the judge's answers means the judge is not answering the
+# question asked (wrong model or server): the run is reported as failed.
+MAX_NULL_SHARE = 0.5
+
 
 def register(app: typer.Typer) -> None:
     @app.command("score")
@@ -46,4 +50,18 @@ def register(app: typer.Typer) -> None:
                                 embedding_cache=embedding_cache, score_mode=score_mode,
                                 capability_keywords=keywords)
         stage = ScoreStage(batch_size=batch_size, **options.model_dump())
-        print_summary(run_on_instructions(stage, directory))
+        stats = run_on_instructions(stage, directory)
+        print_summary(stats)
+        counts = stats.counters
+        null = counts.get("scores_null", 0)
+        answered = counts.get("scores_parsed", 0) + counts.get("scores_from_logprobs", 0) + null
+        if answered:
+            from pipelines.commands.common import console
+
+            console.print(f"scores: {answered - null} usable, {null} null ("
+                          f"{counts.get('scores_unparseable_score', 0)} unparseable, "
+                          f"{counts.get('scores_out_of_scale_score', 0)} out of 0-5, "
+                          f"{counts.get('scores_backend_error', 0)} backend errors)")
+            if null > MAX_NULL_SHARE * answered:
+                fail(f"score on {directory}: {null} of {answered} judge answers gave no 0-5 integer; "
+                     "check that --model is an mmSSR-style scorer (see scoring_notes)", code=1)

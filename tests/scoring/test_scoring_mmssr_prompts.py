@@ -85,13 +85,16 @@ class _Recorder(BaseHTTPRequestHandler):
 
     bodies: list[dict] = []
     lock = threading.Lock()
+    answer_all: str | None = None  # when set, the answer to every prompt
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.lock:
             self.bodies.append(body)
         text = [p for p in body["messages"][-1]["content"] if p["type"] == "text"][0]["text"]
-        if text.endswith("Styles: "):
+        if self.answer_all is not None:
+            answer = self.answer_all
+        elif text.endswith("Styles: "):
             answer = "multi-choice, chain-of-thought (step-by-step)"
         elif text.endswith("object spatial understanding?"):
             answer = "7"  # out of scale: must become null, with a reason
@@ -115,6 +118,7 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def chat_server():
     _Recorder.bodies = []
+    _Recorder.answer_all = None
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -167,3 +171,17 @@ def test_the_server_receives_the_reference_prompts(chat_server, instructions_dir
         assert provenance["prompt_sha256"] == expected_sha
     assert stats.rows_out == 3
     assert np.isfinite(stats.seconds)
+
+
+def test_a_judge_that_never_answers_an_integer_fails_the_run(chat_server, instructions_dir):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    base_url, _ = chat_server
+    _Recorder.answer_all = "This sample is very helpful."
+    result = CliRunner().invoke(app, ["score", str(instructions_dir.path), "--backend", "openai",
+                                      "--model", "m", "--base-url", base_url])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert "0 usable, 112 null (112 unparseable" in output and "gave no 0-5 integer" in output
