@@ -19,6 +19,7 @@ import numpy as np
 from annotators.selection.mmssr import mmssr_select, style_bins
 from benchmarks.bench_mmssr_fidelity import CAPS, large_pool, ratings_frame, reference_select
 
+
 def timed(fn, *args, **kwargs):
     tracemalloc.start()
     started = time.perf_counter()

@@ -30,12 +30,10 @@ def register(app: typer.Typer) -> None:
             help="JSON object: capability -> the {cap_keyword} in mmSSR's prompt")] = None,
     ) -> None:
         """Score every sample on the 14 mmSSR capabilities (0-5) and tag its styles."""
-        from pipelines.commands.common import print_summary
+        from pipelines.commands.common import fail, print_summary
         from pipelines.commands.scoring_common import build_options, run_on_instructions
         from pipelines.score import ScoreStage
         from schemas.options.scoring import ScoreOptions
-
-        from pipelines.commands.common import fail
 
         keywords = None
         if capability_keywords is not None:
