@@ -17,7 +17,7 @@ import tracemalloc
 import numpy as np
 
 from annotators.selection.mmssr import mmssr_select, style_bins
-from benchmarks.bench_mmssr_fidelity import CAPS, large_pool, ratings_frame, reference_select
+from bench_mmssr_fidelity import CAPS, large_pool, ratings_frame, reference_select  # sibling script
 
 
 def timed(fn, *args, **kwargs):
