@@ -15,9 +15,9 @@ import time
 import tracemalloc
 
 import numpy as np
+from bench_mmssr_fidelity import CAPS, large_pool, ratings_frame, reference_select  # sibling script
 
 from annotators.selection.mmssr import mmssr_select, style_bins
-from bench_mmssr_fidelity import CAPS, large_pool, ratings_frame, reference_select  # sibling script
 
 
 def timed(fn, *args, **kwargs):
