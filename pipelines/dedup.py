@@ -5,8 +5,11 @@ so the choice is deterministic) and finds:
 - exact duplicates: the same conversation on the same image. Near-duplicate images (64-bit DCT
   hashes within `image_hash_max_bits`, neighbours from a faiss binary index) count as the same
   image, so a re-encoded or resized copy of a sample is caught too (`near_image`);
-- semantic duplicates (SemDeDup): faiss k-means on the text embeddings, then inside each cluster
-  a sample whose cosine similarity to an earlier one exceeds 1 - eps.
+- semantic duplicates (SemDeDup): spherical k-means on the text embeddings (faiss, niter 100,
+  seed 1234), then inside each cluster, members of the same (canonical) image only, ordered
+  hardest first (farthest from the centroid; `semantic_keep`), a sample whose cosine
+  similarity to an earlier one exceeds 1 - eps. Same text on a different image is not a
+  duplicate; text-only samples (no image) are compared with each other.
 `process` writes `duplicate_of` (the kept original's sample_id, null for originals) and the extra
 column `duplicate_reason`. Duplicates stay in the table, marked; selection leaves them out.
 """
@@ -18,6 +21,7 @@ import json
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from annotators.images import ImageError, decode_image
@@ -66,7 +70,11 @@ class DedupStage(Stage):
                     same_image = image_ids[index] == image_ids[original]
                     self._mark(ids[index], ids[original], "exact" if same_image else "near_image")
         if self.settings.semantic:
-            self._semantic(ids, conversations)
+            self._semantic(ids, [canonical.get(i, i) for i in image_ids], conversations)
+        for sample_id, original in self.original_of.items():  # an exact copy of a sample that
+            while original in self.original_of:  # SemDeDup then dropped points at what it kept
+                original = self.original_of[original]
+            self.original_of[sample_id] = original
 
     def _mark(self, sample_id: str, original: str, reason: str) -> None:
         if sample_id != original and sample_id not in self.original_of:
@@ -100,7 +108,7 @@ class DedupStage(Stage):
                                          self.settings.image_hash_max_bits)
         return {name: names[o] if o >= 0 else name for name, o in zip(names, original, strict=True)}
 
-    def _semantic(self, ids: list[str], conversations: list) -> None:
+    def _semantic(self, ids: list[str], images: list, conversations: list) -> None:
         from annotators.embeddings import TextEmbedder
 
         options = self.settings
@@ -110,8 +118,10 @@ class DedupStage(Stage):
         embedder = TextEmbedder(options.embedding_model, options.embedding_cache,
                                 options.embedding_batch_size)
         vectors = embedder.embed([conversation_text(conversations[i]) for i in remaining])
+        # same text on another image is not a duplicate: compare only within one (canonical) image
+        image_groups = pd.factorize(pd.Series([images[i] or "" for i in remaining], dtype=object))[0]
         original = semantic_duplicates(vectors, options.semantic_eps, options.semantic_clusters,
-                                       options.seed)
+                                       options.seed, options.semantic_keep, groups=image_groups)
         for position, kept in enumerate(original):
             if kept >= 0:
                 self._mark(ids[remaining[position]], ids[remaining[kept]], "semantic")

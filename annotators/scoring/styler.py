@@ -94,8 +94,3 @@ def rule_styles(sample: PreparedSample) -> list[str]:
             found.add("specified style")
     return [s for s in STYLES if s in found]
 
-
-def parse_styles(text: str) -> list[str]:
-    """Styles named in an LMM styler's free-text answer, in canonical order."""
-    lowered = text.lower()
-    return [s for s in STYLES if s in lowered]

@@ -28,17 +28,20 @@ def mean_score(scores: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), -np.inf)
 
 
-def deita_select(scores: np.ndarray, vectors: np.ndarray, eligible: np.ndarray, budget: int,
+def deita_select(quality: np.ndarray, vectors: np.ndarray, eligible: np.ndarray, budget: int,
                  tau: float = 0.9, seed: int = 0) -> np.ndarray:
     """Best score first; a sample joins only if its cosine similarity to every selected one is <= tau.
+
+    quality: one score per sample (DEITA's complexity x quality, or a stand-in such as
+    `mean_score`); -inf / NaN never joins.
 
     The greedy is exact but batched: a chunk of candidates is searched against the selected set
     in one faiss call, and the survivors are then resolved among themselves in score order.
     """
     import faiss
 
-    quality = mean_score(scores)
-    pool = np.flatnonzero(eligible)
+    quality = np.nan_to_num(np.asarray(quality, np.float64), nan=-np.inf)
+    pool = np.flatnonzero(eligible & np.isfinite(quality))
     ties = tie_positions(len(eligible), seed)[pool]
     order = pool[np.lexsort((ties, -quality[pool]))]
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)

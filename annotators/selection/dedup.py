@@ -1,8 +1,9 @@
 """Duplicate finding: exact content keys, near-duplicate images (DCT hash), SemDeDup on text.
 
 Every finder returns `original`: for each item the index of the item it duplicates, or -1 when
-it is kept. Items are expected in a deterministic order (the stage sorts by sample_id); the
-earliest item of a group is the one kept, and `original` always points at a kept item.
+it is kept. Items are expected in a deterministic order (the stage sorts by sample_id); exact and
+image finders keep the earliest item of a group, SemDeDup keeps the first in its keep order
+(hardest by default, as the reference); `original` always points at a kept item.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from scipy.sparse.csgraph import connected_components
 HASH_SIDE = 32
 HASH_LOW = 8
 SEMDEDUP_BLOCK = 1024
+SEMDEDUP_NITER = 100
+SEMDEDUP_SEED = 1234
 NEIGHBOURS = 16
 
 
 def follow_to_kept(parent: np.ndarray) -> np.ndarray:
-    """Point every duplicate at the kept root of its chain (parent[i] < i, or -1 when kept)."""
+    """Point every duplicate at the kept root of its chain (parent[i] = an item considered before
+    i, or -1 when kept; chains never loop)."""
     parent = parent.copy()
     while True:
         has_parent = parent >= 0
@@ -74,7 +78,8 @@ def near_duplicate_images(hashes: np.ndarray, max_bits: int) -> np.ndarray:
 
 def _earlier_similar(vectors: np.ndarray, members: np.ndarray, threshold: float,
                      parent: np.ndarray) -> None:
-    """Inside one group: parent[i] = the most similar earlier member when similarity > threshold."""
+    """Inside one group, in the order given: parent[i] = the most similar EARLIER member when that
+    similarity exceeds threshold (whether or not that member is itself a duplicate)."""
     for start in range(0, len(members), SEMDEDUP_BLOCK):
         rows = members[start:start + SEMDEDUP_BLOCK]
         if start + len(rows) < 2:
@@ -88,24 +93,56 @@ def _earlier_similar(vectors: np.ndarray, members: np.ndarray, threshold: float,
         parent[rows[duplicate]] = members[best[duplicate]]
 
 
-def semantic_duplicates(vectors: np.ndarray, eps: float, clusters: int | None = None,
-                        seed: int = 0) -> np.ndarray:
-    """SemDeDup: faiss k-means, then inside each cluster drop an item whose cosine similarity to
-    an earlier one exceeds 1 - eps. Vectors must be L2-normalised."""
+def spherical_kmeans(vectors: np.ndarray, clusters: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """SemDeDup's clustering: faiss spherical k-means, niter 100, seed 1234 (the reference's
+    settings). Returns (cluster of each item, cosine distance 1 - cos to its centroid)."""
     import faiss
 
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    k = min(clusters or max(1, int(np.sqrt(len(data)))), len(data))
+    kmeans = faiss.Kmeans(data.shape[1], k, niter=SEMDEDUP_NITER, seed=SEMDEDUP_SEED, verbose=False,
+                          spherical=True, min_points_per_centroid=1)
+    kmeans.train(data)
+    _, assignment = kmeans.index.search(data, 1)
+    assignment = assignment[:, 0]
+    centroids = kmeans.centroids / np.maximum(np.linalg.norm(kmeans.centroids, axis=1, keepdims=True), 1e-12)
+    distance = 1.0 - (data * centroids[assignment]).sum(axis=1)
+    return assignment, distance
+
+
+def keep_order(assignment: np.ndarray, distance: np.ndarray, keep: str, seed: int = 0) -> np.ndarray:
+    """Items grouped by cluster, each cluster in the order its members are considered: `hardest`
+    (farthest from the centroid first: SemDeDup's keep_hard, the default), `easiest` (closest
+    first) or `random` (seeded). Equal distances: item order."""
+    n = len(assignment)
+    if keep == "hardest":
+        within = -distance
+    elif keep == "easiest":
+        within = distance
+    elif keep == "random":
+        within = np.random.default_rng(seed).permutation(n).astype(np.float64)
+    else:
+        raise ValueError(f"keep must be hardest, easiest or random, not {keep!r}")
+    return np.lexsort((np.arange(n), within, assignment))
+
+
+def semantic_duplicates(vectors: np.ndarray, eps: float, clusters: int | None = None,
+                        seed: int = 0, keep: str = "hardest", groups: np.ndarray | None = None) -> np.ndarray:
+    """SemDeDup: spherical k-means, then inside each cluster, in `keep` order, an item is a
+    duplicate when its cosine similarity to an earlier one exceeds 1 - eps; so the member kept
+    from a group of near-duplicates is the first in that order (by default the hardest).
+    Vectors must be L2-normalised. `seed` orders the `random` keep rule only. `groups` (int per
+    item, e.g. the image): items are compared only inside the same group as well."""
     n = len(vectors)
     parent = np.full(n, -1, np.int64)
     if n < 2:
         return parent
     data = np.ascontiguousarray(vectors, dtype=np.float32)
-    k = min(clusters or max(1, int(np.sqrt(n))), n)
-    kmeans = faiss.Kmeans(data.shape[1], k, niter=20, seed=seed, verbose=False,
-                          spherical=True, min_points_per_centroid=1)
-    kmeans.train(data)
-    _, assignment = kmeans.index.search(data, 1)
-    assignment = assignment[:, 0]
-    order = np.argsort(assignment, kind="stable")  # members of a cluster stay in item order
+    assignment, distance = spherical_kmeans(data, clusters)
+    if groups is not None:  # one comparison set per (cluster, group); clusters stay in order
+        _, assignment = np.unique(np.stack([assignment, np.asarray(groups)]), axis=1, return_inverse=True)
+        assignment = assignment.ravel()
+    order = keep_order(assignment, distance, keep, seed)
     bounds = np.flatnonzero(np.diff(assignment[order])) + 1
     for members in np.split(order, bounds):
         if len(members) > 1:

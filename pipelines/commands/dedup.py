@@ -18,6 +18,9 @@ def register(app: typer.Typer) -> None:
         image_hash_max_bits: Annotated[int, typer.Option(help="near images: max differing hash bits")] = 6,
         semantic_eps: Annotated[float, typer.Option(help="SemDeDup: duplicate when cosine > 1 - eps")] = 0.05,
         clusters: Annotated[int | None, typer.Option(help="SemDeDup: k-means clusters")] = None,
+        semantic_keep: Annotated[str, typer.Option(
+            help="SemDeDup: which member stays: hardest (reference) | easiest | random")] = "hardest",
+        seed: Annotated[int, typer.Option(help="SemDeDup: order for --semantic-keep random")] = 0,
         embedding_model: Annotated[str | None, typer.Option(help="local sentence-transformers folder")] = None,
         embedding_cache: Annotated[str | None, typer.Option(help="folder caching text vectors")] = None,
     ) -> None:
@@ -30,6 +33,7 @@ def register(app: typer.Typer) -> None:
         options = build_options(DedupOptions, exact=not no_exact, near_images=not no_near_images,
                                 semantic=not no_semantic, image_hash_max_bits=image_hash_max_bits,
                                 semantic_eps=semantic_eps, semantic_clusters=clusters,
+                                semantic_keep=semantic_keep, seed=seed,
                                 embedding_model=embedding_model, embedding_cache=embedding_cache)
         stage = DedupStage(**options.model_dump())
         stats = run_on_instructions(stage, directory)

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="output directory (replaced atomically)")],
         format: Annotated[str, typer.Option(
             "--format", help="parquet (HF dataset dir) | mglmm (MGSC/GCG JSON + images) | unsamv2 (COCO JSON per image) | "
-            "lgmot (CLIP text embeddings per MOT sequence)")] = "parquet",
+            "lgmot (CLIP text embeddings per MOT sequence) | llava (selected instructions as LLaVA JSON + images + sidecar)")] = "parquet",
         max_rows: Annotated[int, typer.Option("--max-rows-per-shard", min=1)] = 20_000,
         max_mb: Annotated[int, typer.Option("--max-mb-per-shard", min=1)] = 256,
         no_embed: Annotated[bool, typer.Option(
@@ -25,6 +25,8 @@ def register(app: typer.Typer) -> None:
             "`segcap verify` failed (counted in the summary)")] = False,
         text_model: Annotated[str | None, typer.Option(
             "--text-model", help="lgmot: CLIP model folder or hub id for the text embeddings")] = None,
+        all_rows: Annotated[bool, typer.Option(
+            "--all", help="llava: every instruction, not only the selected ones")] = False,
     ) -> None:
         """Write bounded Parquet shards + README card + schema.json + stats.json, atomically."""
         from pipelines.commands.common import console, existing_dataset, fail
@@ -81,5 +83,17 @@ def register(app: typer.Typer) -> None:
             except ClipModelError as exc:
                 fail(f"--text-model: {exc}", 1)
             console.print(report.summary_line())
+        elif format == "llava":
+            from pipelines.llava_export import LlavaExportError, export_llava
+
+            try:
+                counts = export_llava(path, out, include_all=all_rows)
+            except LlavaExportError as exc:
+                fail(str(exc))
+            console.print(f"export (llava): {counts['rows_in']} in, {counts['records']} out "
+                          f"({counts['images']} images), {counts['skipped']} skipped")
+            if counts["skipped"]:
+                fail(f"{counts['skipped']} samples of {path} have no readable image and were left "
+                     f"out; see {out / 'selection.json'} (skipped)", code=1)
         else:
-            fail(f"--format {format!r} is not one of: parquet, mglmm, unsamv2, lgmot")
+            fail(f"--format {format!r} is not one of: parquet, mglmm, unsamv2, lgmot, llava")

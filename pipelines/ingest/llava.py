@@ -5,6 +5,8 @@ Input: records (see `records.py` for the file layout) of the form
  "conversations": [{"from": "human", "value": "<image>\\nWhat ...?"}, {"from": "gpt", "value": "..."}]}.
 `image` is optional (text-only samples get image_id null). Turns must come from "human"/"gpt"
 (also accepted: "user"/"assistant", mapped). Scores start null, styles empty, nothing selected.
+`source_id` keeps the record's `id` (or `file.json[index]` when it has none) so a selection can
+be joined back to the user's file (`segcap export --format llava` writes it back as `id`).
 """
 
 from __future__ import annotations
@@ -60,4 +62,6 @@ def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
             "selection_method": None,
             "budget": None,
             "duplicate_of": None,
+            # the id in the source file, or the record's position there when it has none
+            "source_id": str(record["id"]) if record.get("id") is not None else ref,
         })

@@ -29,9 +29,23 @@ class ScoreOptions(EmbeddingOptions, ModelCallOptions):
     styler: Literal["rules", "lmm"] = "rules"
     # Longer turns are cut to this many characters for scoring, and the cut is recorded.
     max_turn_chars: int = Field(8000, ge=100)
-    # The LMM judge reads the first-token logprobs when the backend gives them (DEITA pattern).
-    use_logprobs: bool = True
+    # LMM judge scores: "int" = mmSSR's strict int() parse of the answer (out of 0-5 -> null);
+    # "expected" = expected value over the first-token logprobs of "0".."5" (DEITA, not mmSSR).
+    score_mode: Literal["int", "expected"] = "int"
+    # mmSSR's {cap_keyword} per capability (name or snake_case field -> keyword); default: the
+    # lower-case capability name.
+    capability_keywords: dict[str, str] | None = None
     trust_remote_code: bool = False
+
+    @field_validator("capability_keywords")
+    @classmethod
+    def _known_capabilities(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        from schemas.contract import CAPABILITIES, CAPABILITY_FIELDS
+
+        unknown = sorted(set(value or {}) - set(CAPABILITIES) - set(CAPABILITY_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown capabilities {unknown}; known: {', '.join(CAPABILITY_FIELDS)}")
+        return value
 
     @field_validator("model")
     @classmethod
@@ -50,6 +64,9 @@ class SelectOptions(EmbeddingOptions):
     threshold: float = 0.0
     # DEITA: add a sample only if its cosine similarity to every selected one is <= tau.
     deita_tau: float = Field(0.9, ge=-1.0, le=1.0)
+    # DEITA: an `instructions` column holding DEITA's own score (complexity x quality from its
+    # scorers); None = the stand-in (mean capability score), named so in `selection_method`.
+    deita_score_column: str | None = None
     # k-means: number of clusters; None = about sqrt(pool size).
     kmeans_clusters: int | None = Field(None, ge=1)
 
@@ -71,4 +88,7 @@ class DedupOptions(EmbeddingOptions):
     # earlier one exceeds 1 - semantic_eps.
     semantic_eps: float = Field(0.05, ge=0.0, le=1.0)
     semantic_clusters: int | None = Field(None, ge=1)
+    # Which member of a near-duplicate group stays: SemDeDup's default keeps the hardest (farthest
+    # from its cluster centroid); easiest keeps the most typical; random is seeded by `seed`.
+    semantic_keep: Literal["hardest", "easiest", "random"] = "hardest"
     seed: int = 0

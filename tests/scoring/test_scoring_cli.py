@@ -67,7 +67,19 @@ def test_select_every_method_writes_the_columns(scored_dir, method, tmp_path):
     assert "optical_character_recognition" in output and "selected" in output
     rows = dataset.read("instructions").to_pylist()
     assert sum(r["selected"] for r in rows) == 4
-    assert {r["selection_method"] for r in rows} == {method} and {r["budget"] for r in rows} == {4.0}
+    label = {"deita": "deita(score=mean_capability_score, stand-in for complexity x quality)"}
+    assert {r["selection_method"] for r in rows} == {label.get(method, method)}
+    assert {r["budget"] for r in rows} == {4.0}
+
+
+def test_select_shortfall_exits_one_and_deita_takes_an_external_score(scored_dir, helpers, tmp_path):
+    dataset, _ = scored_dir
+    result, output = invoke("select", dataset.path, "--budget", 4, "--threshold", 5)
+    assert result.exit_code == 1 and "only 0 of the 4" in output, output
+    assert dataset.stats()["stages"]["select"]["counters"]["shortfall"] == 4
+    result, output = invoke("select", dataset.path, "--budget", 2, "--method", "deita",
+                            "--deita-score-column", "nope", "--embedding-cache", tmp_path / "cache")
+    assert result.exit_code == 2 and "nope" in output, output
 
 
 def test_dedup_then_select_leaves_duplicates_out(scored_dir, helpers, tmp_path):
@@ -91,6 +103,17 @@ def test_bad_arguments_exit_non_zero_with_a_message(instructions_dir, tmp_path):
     assert result.exit_code == 2 and "does not exist" in output
     result, output = invoke("score", instructions_dir.path, "--backend", "nope")
     assert result.exit_code == 2 and "--backend" in output
+    result, output = invoke("score", instructions_dir.path, "--score-mode", "mean")
+    assert result.exit_code == 2 and "--score-mode" in output
+    keywords = tmp_path / "keywords.json"
+    keywords.write_text('{"juggling": "x"}')
+    result, output = invoke("score", instructions_dir.path, "--capability-keywords", keywords)
+    assert result.exit_code == 2 and "juggling" in output
+    keywords.write_text("not json")
+    result, output = invoke("score", instructions_dir.path, "--capability-keywords", keywords)
+    assert result.exit_code == 2 and "--capability-keywords" in output
+    result, output = invoke("dedup", instructions_dir.path, "--semantic-keep", "oldest")
+    assert result.exit_code == 2 and "--semantic-keep" in output
 
 
 def test_non_utf8_rows_come_back_as_errors_not_crashes():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from annotators.scoring.samples import SampleError, prepare
-from annotators.scoring.styler import parse_styles, rule_styles
+from annotators.scoring.styler import rule_styles
 from schemas.contract import STYLES
 
 LONG_ANSWER = " ".join(["The street is lined with old brick houses and tall trees."] * 8)
@@ -49,11 +49,6 @@ def test_multi_turn_styles_are_the_union_in_canonical_order():
     assert rule_styles(sample) == ["yes/no", "word/short-phrase"]
 
 
-def test_parse_styles_from_free_text():
-    assert parse_styles("Styles: yes/no, Chain-of-Thought") == ["yes/no", "chain-of-thought"]
-    assert parse_styles("nonsense") == []
-
-
 @pytest.mark.parametrize(("conversation", "reason"), [
     ([], "empty_conversation"),
     ([{"from": "human", "value": "What is this?"}], "no_answer"),
@@ -73,4 +68,4 @@ def test_long_turn_is_truncated_and_recorded():
                      max_turn_chars=8000)
     assert len(sample.questions[0]) == 8000
     assert sample.notes == ["turn 0 truncated from 100000 to 8000 chars"]
-    assert sample.serialised().startswith("Question: xxx") and "Answer: ok" in sample.serialised()
+    assert sample.values == ["x" * 8000, "ok"]
