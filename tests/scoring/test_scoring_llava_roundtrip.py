@@ -67,7 +67,10 @@ def test_ingest_keeps_source_ids(pool, tmp_path):
     source, root = pool
     ingest("llava", source, root, tmp_path / "ds", progress=False)
     ids = sorted(r["source_id"] for r in DatasetDir(tmp_path / "ds").read("instructions").to_pylist())
-    assert ids == ["000001", "000002", "000002", "17", "llava_v1_5_mix.json[4]", "t1"]
+    # a repeated id keeps its first record; the later one is a reject (issue 10: duplicate ids)
+    assert ids == ["000001", "000002", "17", "llava_v1_5_mix.json[4]", "t1"]
+    rejects = DatasetDir(tmp_path / "ds").read("rejects").to_pylist()
+    assert [r["reason"] for r in rejects if "000002" in r["input_ref"] + r["raw"]] == ["duplicate_id"]
 
 
 def test_export_selected_then_all_and_read_back(pool, tmp_path):
@@ -94,7 +97,7 @@ def test_export_selected_then_all_and_read_back(pool, tmp_path):
     for record in records:
         by_id.setdefault(record["id"], []).append(record)
     assert sorted(by_id) == ["000001", "000002", "17", "llava_v1_5_mix.json[4]", "t1"]
-    assert len(by_id["000002"]) == 2  # duplicate ids are the user's: both kept
+    assert len(by_id["000002"]) == 1  # the repeated id was rejected at ingest
     first = by_id["000001"][0]
     assert first["image"] == "coco/train2017/000000033471.jpg"
     assert (tmp_path / "all" / "images" / first["image"]).read_bytes() == \
@@ -115,9 +118,9 @@ def test_export_names_missing_images_and_exits_one(pool, tmp_path):
     (root / "ocr_vqa" / "c.png").unlink()  # the stored path no longer resolves
     result = runner.invoke(app, ["export", str(tmp_path / "ds"), "--format", "llava", "--all",
                                  "--out", str(tmp_path / "all")])
-    assert result.exit_code == 1 and "2 samples" in " ".join(result.output.split()), result.output
+    assert result.exit_code == 1 and "1 samples" in " ".join(result.output.split()), result.output
     sidecar = json.loads((tmp_path / "all" / "selection.json").read_text())
-    assert sorted(s["id"] for s in sidecar["skipped"]) == ["000002", "llava_v1_5_mix.json[4]"]
+    assert sorted(s["id"] for s in sidecar["skipped"]) == ["llava_v1_5_mix.json[4]"]
     assert sidecar["exported"] == 4
 
 
