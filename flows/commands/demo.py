@@ -37,11 +37,16 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="demo folder: inputs, dataset, report")] = Path("demo-out"),
     ) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
-        from flows.commands.run import print_run_table, quiet_prefect_defaults
+        from flows.commands.run import (
+            keep_prefect_results_in,
+            print_run_table,
+            quiet_prefect_defaults,
+        )
         from pipelines.commands.common import console
         from pipelines.stopping import set_resume_hint
 
         quiet_prefect_defaults()
+        keep_prefect_results_in(out / "dataset")
         set_resume_hint(f"`segcap demo --out {out}` resumes it")
         results, report = run_demo(out.resolve())
         print_run_table(results, "segcap demo")

@@ -18,6 +18,14 @@ def quiet_prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+def keep_prefect_results_in(dataset_dir: Path) -> None:
+    """Persist the run's Prefect task results inside the dataset's run state, not under
+    ~/.prefect/storage: they go with the dataset (and its cache with them) instead of piling up
+    in the home folder run after run. Set before Prefect is imported; a user's setting wins."""
+    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH",
+                          str(Path(dataset_dir).resolve() / ".segcap-run" / "prefect-results"))
+
+
 def print_run_table(results: list[dict], title: str) -> None:
     from rich.table import Table
 
@@ -58,6 +66,7 @@ def register(app: typer.Typer) -> None:
         """Run a recipe as a Prefect flow on Ray Data; a killed run resumes where it stopped."""
         quiet_prefect_defaults()
         loaded = load_or_fail(recipe, out)
+        keep_prefect_results_in(loaded.output)
         from flows.curate import curate
         from pipelines.stopping import set_resume_hint
 
