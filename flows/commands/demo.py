@@ -19,12 +19,15 @@ def run_demo(out: Path, progress: bool = True) -> tuple[list[dict], Path]:
     """Build the sample set, run the demo recipe through the curate flow; returns (results, report)."""
     from flows.curate import curate
     from pipelines.demo_data import build_demo_inputs
+    from pipelines.lock import writer_lock
 
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "inputs" / "llava" / "instructions.json").is_file():
-        build_demo_inputs(out / "inputs")
-    shutil.copyfile(DEMO_RECIPE, out / "recipe.yaml")
-    results = curate(str(out / "recipe.yaml"), progress=progress)
+    # One demo per folder at a time: the lock is taken before the inputs are written.
+    with writer_lock(out / "dataset"):
+        if not (out / "inputs" / "llava" / "instructions.json").is_file():
+            build_demo_inputs(out / "inputs")
+        shutil.copyfile(DEMO_RECIPE, out / "recipe.yaml")
+        results = curate(str(out / "recipe.yaml"), progress=progress)
     from pipelines.report import build_report
 
     report = build_report(out / "dataset", out / "report.html")

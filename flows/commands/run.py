@@ -73,7 +73,11 @@ def register(app: typer.Typer) -> None:
         again = f"segcap run {recipe}" + (f" --out {out}" if out else "")
         set_resume_hint(f"`{again}` resumes it in {loaded.output}")
 
-        results = curate(str(recipe), str(loaded.output.resolve()), ray_address)
+        from pipelines.lock import writer_lock
+
+        # Taken before Prefect starts: a second writer is refused at once, in one line.
+        with writer_lock(loaded.output):
+            results = curate(str(recipe), str(loaded.output.resolve()), ray_address)
         print_run_table(results, f"segcap run {loaded.name}")
         rows = results[-1] if results else {}
         from pipelines.commands.common import console
