@@ -218,7 +218,11 @@ def run_single_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Tabl
         key = single_stage_key(stage, dataset, tables)
         state = StepState(dataset, stage.name)
         replaced = stage.input_config if stage.replaces_input else None
-        if state.finished() is not None:
+        if state.finished() is not None and replaced and _superseded(state, replaced):
+            # A later step (e.g. select after score) replaced this step's version since: the
+            # command now rewrites the current version, as a new step; the old state goes.
+            state.forget()
+        elif state.finished() is not None:
             # Asked again: recompute, but keep the previous output until the new one is done.
             previous.set_aside(state, stage.outputs, replaced)
         executor = executor or executor_from_env()
@@ -237,6 +241,11 @@ def run_single_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Tabl
         if finalize:
             dataset.finalize()
         return stats
+
+
+def _superseded(state: StepState, config: str) -> bool:
+    where = state.committed_dir(config)
+    return where is not None and where.resolve() != state.dataset.config_dir(config).resolve()
 
 
 def executor_from_env() -> Executor:

@@ -61,6 +61,10 @@ class StepState:
         atomic_write_text(self.root / "key", key)
         return False
 
+    def forget(self) -> None:
+        """Drop the state only (its shards stay where they are, e.g. in a later step's before/)."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
     def invalidate(self, outputs: Iterable[str]) -> None:
         self.restore_before()
         for config in (*outputs, "rejects"):

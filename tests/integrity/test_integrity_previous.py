@@ -58,3 +58,39 @@ def test_integrity_failed_rerun_keeps_the_previous_output_and_its_stats(describe
     assert not again.extra.get("skipped")
     assert snapshot(described)[1] == before[1]
     assert not (described.path / ".segcap-run" / ".previous" / "describe_test").exists()
+
+
+def test_integrity_rerun_of_a_replacing_step_after_a_later_one_rewrites_the_current_version(
+        described):
+    """score -> select -> score again (as commands): the second score rewrites the version
+    select produced, and select's version is not lost or mixed in."""
+    class MarkScored(stages.SelectEven):
+        name = "mark_scored"
+
+        def process(self, batch: pa.Table):  # keeps `selected`, marks the method
+            from pipelines.stage import StageOutput
+
+            rows = batch.to_pylist()
+            for row in rows:
+                row["selection_method"] = f"{row['selection_method']}+scored"
+            out = StageOutput()
+            out.add_rows("instructions", rows)
+            return out
+
+    class SelectOdd(stages.SelectEven):  # the same step (select_test), other options
+        def process(self, batch: pa.Table):
+            out = super().process(batch)
+            table = out.tables["instructions"]
+            odd = [not s for s in table.column("selected").to_pylist()]
+            out.tables["instructions"] = table.set_column(
+                table.column_names.index("selected"), "selected", pa.array(odd))
+            return out
+
+    run_stage(MarkScored(batch_size=8), described, progress=False)
+    run_stage(SelectOdd(batch_size=8), described, progress=False)  # select_test again
+    run_stage(MarkScored(batch_size=8), described, progress=False)
+    instructions = described.read("instructions").to_pylist()
+    assert described.count("instructions") == len(instructions) == 120 - len(range(0, 120, 7))
+    assert {r["selection_method"] for r in instructions} == {"even+scored"}
+    # The second MarkScored read SelectOdd's version (odd selected), not an older one.
+    assert all(r["selected"] == (int(r["sample_id"][1:]) % 2 == 1) for r in instructions)
