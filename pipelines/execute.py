@@ -25,6 +25,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from pipelines import previous
 from pipelines.dataset_dir import DatasetDir
 from pipelines.lock import writer_lock
 from pipelines.progress import progress_bar
@@ -216,20 +217,35 @@ def run_single_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Tabl
         tables = list(inputs) if inputs is not None else None
         key = single_stage_key(stage, dataset, tables)
         state = StepState(dataset, stage.name)
-        if state.key() == key and state.finished() is not None:
-            state.invalidate(stage.outputs)
+        replaced = stage.input_config if stage.replaces_input else None
+        if state.finished() is not None and replaced and _superseded(state, replaced):
+            # A later step (e.g. select after score) replaced this step's version since: the
+            # command now rewrites the current version, as a new step; the old state goes.
+            state.forget()
+        elif state.finished() is not None:
+            # Asked again: recompute, but keep the previous output until the new one is done.
+            previous.set_aside(state, stage.outputs, replaced)
         executor = executor or executor_from_env()
         try:
             stats = execute_step(stage, dataset, executor=executor, key=key, inputs=tables,
                                  unit_rows=unit_rows, progress=progress,
                                  setup_each=stage.input_config is None)
+        except Exception:
+            previous.restore(state, stage.outputs, replaced)
+            raise
         finally:
             close = getattr(executor, "close", None)
             if close is not None:
                 close()
+        previous.discard(dataset, stage.name)
         if finalize:
             dataset.finalize()
         return stats
+
+
+def _superseded(state: StepState, config: str) -> bool:
+    where = state.committed_dir(config)
+    return where is not None and where.resolve() != state.dataset.config_dir(config).resolve()
 
 
 def executor_from_env() -> Executor:

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from pipelines.commits import check_shard
 from pipelines.dataset_dir import RUN_STATE, DatasetDir, atomic_write_text
 from pipelines.faults import crash_point
+from schemas.contract import CONFIG_NAMES
 
 
 class StepState:
@@ -59,6 +60,10 @@ class StepState:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.root / "key", key)
         return False
+
+    def forget(self) -> None:
+        """Drop the state only (its shards stay where they are, e.g. in a later step's before/)."""
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def invalidate(self, outputs: Iterable[str]) -> None:
         self.restore_before()
@@ -117,7 +122,7 @@ class StepState:
         for unit_id in keep_units:
             record = self.unit_record(unit_id) or {}
             listed.update((s["config"], s["name"]) for s in record.get("shards", []))
-        pattern = re.compile(rf"^\.?{re.escape(self.step_id)}-s\d{{5}}-r\d{{8}}-\d{{5}}\.")
+        pattern = self.shard_pattern()
         removed = []
         for config, where in dirs.items():
             for directory in {where, self.staging_dir(config), self.dataset.config_dir(config)}:
@@ -170,6 +175,23 @@ class StepState:
                 return None
             found.append(path)
         return found
+
+    def shard_pattern(self) -> re.Pattern:
+        """This step's shard and temp-file names (`[.]<step>-s<file>-r<offset>-NNNNN.`)."""
+        return re.compile(rf"^\.?{re.escape(self.step_id)}-s\d{{5}}-r\d{{8}}-\d{{5}}\.")
+
+    def uncommitted_files(self) -> list[Path]:
+        """Files in the config folders named like this step's shards that no marker lists."""
+        listed = set()
+        for unit_id in self.unit_ids():
+            record = self.unit_record(unit_id) or {}
+            if "shards" not in record:
+                return []  # markers written before commit records: nothing to compare with
+            listed.update(s["name"] for s in record["shards"])
+        pattern = self.shard_pattern()
+        return [path for config in CONFIG_NAMES
+                for path in sorted(self.dataset.config_dir(config).glob("*"))
+                if pattern.match(path.name) and path.name not in listed]
 
     def forget_units(self, keep: set[str]) -> None:
         for unit_id in self.unit_ids():

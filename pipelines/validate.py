@@ -134,6 +134,9 @@ def _check_commits(dataset: DatasetDir, report: ValidationReport) -> None:
         for unit_id in state.unit_ids():
             for problem in state.unit_problems(unit_id):
                 report.add("commits", step_dir.name, problem)
+        for path in state.uncommitted_files():
+            report.add("commits", step_dir.name, f"{path}: in no commit record (left by an "
+                       "interrupted run: rerun it, the step deletes it; or delete it)")
 
 
 def _check_completeness(dataset: DatasetDir, report: ValidationReport) -> None:

@@ -19,12 +19,15 @@ def run_demo(out: Path, progress: bool = True) -> tuple[list[dict], Path]:
     """Build the sample set, run the demo recipe through the curate flow; returns (results, report)."""
     from flows.curate import curate
     from pipelines.demo_data import build_demo_inputs
+    from pipelines.lock import writer_lock
 
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "inputs" / "llava" / "instructions.json").is_file():
-        build_demo_inputs(out / "inputs")
-    shutil.copyfile(DEMO_RECIPE, out / "recipe.yaml")
-    results = curate(str(out / "recipe.yaml"), progress=progress)
+    # One demo per folder at a time: the lock is taken before the inputs are written.
+    with writer_lock(out / "dataset"):
+        if not (out / "inputs" / "llava" / "instructions.json").is_file():
+            build_demo_inputs(out / "inputs")
+        shutil.copyfile(DEMO_RECIPE, out / "recipe.yaml")
+        results = curate(str(out / "recipe.yaml"), progress=progress)
     from pipelines.report import build_report
 
     report = build_report(out / "dataset", out / "report.html")
@@ -37,13 +40,18 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="demo folder: inputs, dataset, report")] = Path("demo-out"),
     ) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
-        from flows.commands.run import print_run_table, quiet_prefect_defaults
+        from flows.commands.run import (
+            keep_prefect_results_in,
+            print_run_table,
+            quiet_prefect_defaults,
+        )
         from pipelines.commands.common import console, fail
         from pipelines.stopping import set_resume_hint
 
         if out.exists() and not out.is_dir():
             fail(f"--out {out} is a file; give a folder for the demo's inputs, dataset and report")
         quiet_prefect_defaults()
+        keep_prefect_results_in(out / "dataset")
         set_resume_hint(f"`segcap demo --out {out}` resumes it")
         from flows.run_logging import log_file_in, log_note, route_library_logs
 

@@ -20,6 +20,14 @@ def quiet_prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
+def keep_prefect_results_in(dataset_dir: Path) -> None:
+    """Persist the run's Prefect task results inside the dataset's run state, not under
+    ~/.prefect/storage: they go with the dataset (and its cache with them) instead of piling up
+    in the home folder run after run. Set before Prefect is imported; a user's setting wins."""
+    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH",
+                          str(Path(dataset_dir).resolve() / ".segcap-run" / "prefect-results"))
+
+
 def print_run_table(results: list[dict], title: str) -> None:
     from rich import box
     from rich.table import Table
@@ -103,14 +111,19 @@ def register(app: typer.Typer) -> None:
         from flows.run_logging import log_file_in, log_note, route_library_logs
 
         log_file = route_library_logs(log_file_in(loaded.output / ".segcap-run" / "logs", "run"))
+        keep_prefect_results_in(loaded.output)
         from flows.curate import curate
         from pipelines.stopping import set_resume_hint
 
         again = f"segcap run {recipe}" + (f" --out {out}" if out else "")
         set_resume_hint(f"`{again}` resumes it in {loaded.output}")
 
-        results = curate(str(recipe), str(loaded.output.resolve()), ray_address,
-                         export=str(loaded.export) if loaded.export is not None else None)
+        from pipelines.lock import writer_lock
+
+        # Taken before Prefect starts: a second writer is refused at once, in one line.
+        with writer_lock(loaded.output):
+            results = curate(str(recipe), str(loaded.output.resolve()), ray_address,
+                             export=str(loaded.export) if loaded.export is not None else None)
         print_run_table(results, f"segcap run {loaded.name}")
         rows = results[-1] if results else {}
         from pipelines.commands.common import console

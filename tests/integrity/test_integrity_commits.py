@@ -30,12 +30,15 @@ def test_integrity_damaged_shards_are_named_and_exactly_their_units_redone(tmp_p
     data[len(data) // 2] ^= 0xFF  # same size, one byte different
     altered.write_bytes(bytes(data))
     deleted.unlink()
+    stray = altered.parent / "describe_test-s00099-r00000000-00000.parquet"
+    stray.write_bytes(altered.read_bytes())  # a shard no commit record lists
 
     messages = [v.message for v in validate_dataset(path).violations if v.check == "commits"]
     assert any(str(truncated) in m and "truncated" in m for m in messages), messages
     assert any(str(altered) in m and "altered" in m for m in messages), messages
     assert any(str(deleted) in m and "missing" in m for m in messages), messages
-    assert len(messages) == 3
+    assert any(str(stray) in m and "in no commit record" in m for m in messages), messages
+    assert len(messages) == 4
 
     resumed = run_driver(path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

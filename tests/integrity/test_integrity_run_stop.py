@@ -1,5 +1,6 @@
-"""`segcap run` (Prefect flow, its temporary server) stopped by SIGINT mid-step: exit 130
-within 15 s, no server left running, and the next run resumes to the clean run's rows."""
+"""`segcap run` (Prefect flow, its temporary server): a second run on the same directory is
+refused at once; SIGINT mid-step exits 130 within 15 s, no server left running, and the next
+run resumes to the clean run's rows."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from integrity_helpers import env_with, segcap, units_done, wait_for
 from PIL import Image
 
 from pipelines.dataset_dir import DatasetDir
+from pipelines.lock import LOCK_NAME
 
 CONFIGS = ("images", "segments", "granularity_pairs")
 RECIPE = """name: stop-test
@@ -60,6 +62,11 @@ def test_integrity_segcap_run_stops_on_sigint_and_resumes(tmp_path):
     run = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "recipe.yaml"], cwd=stopped,
                            env=env, start_new_session=True, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
+    lock = stopped / "dataset" / LOCK_NAME
+    wait_for(lambda: lock.is_file() and lock.read_text().strip() == str(run.pid), run)
+    second = segcap("run", "recipe.yaml", cwd=stopped, env=env)  # refused before Prefect starts
+    assert second.returncode == 1 and f"(pid {run.pid}" in second.stderr, second.stderr
+    assert "Traceback" not in second.stderr and second.stderr.count("\n") == 1
     wait_for(units_done(stopped / "dataset", "mine_superpixel", 2), run, limit=400)
     sent = time.monotonic()
     os.killpg(run.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
