@@ -65,6 +65,7 @@ def _print_error(message: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     from pipelines.dataset_dir import DatasetFileError
     from pipelines.lock import DatasetLocked
+    from pipelines.stage import StepResultError
     from pipelines.stopping import StopRequested, exit_now, stop_message, stop_on_signals
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     except StopRequested as stop:  # SIGINT / SIGTERM: the run stopped cleanly, say where to resume
         print(stop_message(stop.signum), file=sys.stderr)
         exit_now(stop.exit_code)
-    except (DatasetLocked, DatasetFileError) as error:  # integrity errors: one line, exit 1
+    except (DatasetLocked, DatasetFileError, StepResultError) as error:  # one line, exit 1
         _print_error(f"{_command_path(argv)}: {_one_line(error)}")
         sys.exit(FAILURE_EXIT)
     except click.NoArgsIsHelpError as error:

@@ -30,7 +30,7 @@ from pipelines.dataset_dir import DatasetDir
 from pipelines.lock import writer_lock
 from pipelines.progress import progress_bar
 from pipelines.runner import StageStats
-from pipelines.stage import Stage
+from pipelines.stage import Stage, StepResultError
 from pipelines.stopping import check_stop
 from pipelines.units import (
     DEFAULT_UNIT_ROWS,
@@ -137,12 +137,13 @@ def _execute_locked(stage, dataset, executor, step_id, key, inputs, unit_rows, p
                                            lambda result: bar.advance(result["rows_in"]),
                                            setup_each)
     check_stop()
-    if stage.replaces_input and stage.input_config:
-        state.swap_in(stage.input_config)
     stats = _aggregate(step_id, state, planned)
     stats.seconds = time.monotonic() - started
     stats.extra = {"units": len(units), "units_resumed": len(units) - len(pending),
                    "units_repaired": len(repaired)}
+    _check_result(stage, step_id, stats, dataset)
+    if stage.replaces_input and stage.input_config:
+        state.swap_in(stage.input_config)
     dataset.record_stage(step_id, stats.as_json())
     state.mark_finished({**stats.as_json(), "token": new_commit_token()})
     return stats
@@ -207,6 +208,16 @@ def _stats_from(step_id: str, record: dict, skipped: bool) -> StageStats:
 
 
 # ---- single-stage commands -------------------------------------------------------------------
+def _check_result(stage: Stage, step_id: str, stats: StageStats, dataset: DatasetDir) -> None:
+    """A step whose result is not what was asked (e.g. too many template fallbacks) fails here,
+    before it is swapped in or marked finished, so no later run takes it for done."""
+    problem = getattr(stage, "result_problem", None)
+    message = problem(stats.counters) if problem is not None else None
+    if message:
+        dataset.record_stage(step_id, {**stats.as_json(), "failed": message})
+        raise StepResultError(message)
+
+
 def run_single_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Table] | None = None,
                      *, progress: bool = True, finalize: bool = True,
                      executor: Executor | None = None,

@@ -23,6 +23,10 @@ from schemas.contract import table_from_rows
 from schemas.rejects import reject_row
 
 
+class StepResultError(RuntimeError):
+    """The step ran, but its result is not what was asked (e.g. mostly template fallbacks)."""
+
+
 @dataclass
 class Resources:
     num_cpus: float = 1.0

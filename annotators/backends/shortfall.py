@@ -29,8 +29,8 @@ def shortfall_problem(step: str, counters: Mapping[str, int], max_share: float) 
     if total == 0 or bad / total <= max_share:
         return None
     return (f"{step}: {bad} of {total} model {unit} ({bad / total:.0%}) were not the model's "
-            f"({_details(counters)}), above --max-fallback-share {max_share:g}; the output is "
-            "written but incomplete: fix the model server or its options and rerun")
+            f"({_details(counters)}), above --max-fallback-share {max_share:g}; the step is not "
+            "marked done and replaces no earlier output: fix the model server or its options and rerun")
 
 
 def shortfall_summary(step: str, counters: Mapping[str, int]) -> str | None:

@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
             print_model_summary,
         )
         from pipelines.describe import DescribeStage
+        from pipelines.stage import StepResultError
         from pipelines.runner import run_stage
         from schemas.options.language import DescribeOptions
 
@@ -62,6 +63,8 @@ def register(app: typer.Typer) -> None:
             stats = run_stage(stage, dataset)
         except BackendUnavailable as exc:  # the server is gone: a run failure, not a usage error
             fail(f"describe on {directory} with the {backend} backend: {exc}", code=1)
+        except StepResultError as exc:  # e.g. too many template fallbacks: counts in the message
+            fail(str(exc), code=1)
         except (OSError, ValueError, ImportError) as exc:
             fail(f"describe on {directory} with the {backend} backend: {exc}")
         print_model_summary(stage, stats)

@@ -24,6 +24,7 @@ def run_on_instructions(stage, directory: Path):
     from annotators.backends.base import BackendUnavailable
     from annotators.embeddings import EmbeddingModelMissing
     from pipelines.runner import run_stage
+    from pipelines.stage import StepResultError
 
     dataset = existing_dataset(directory, needs=("instructions",))
     preflight_backend(stage, directory)
@@ -31,6 +32,8 @@ def run_on_instructions(stage, directory: Path):
         return run_stage(stage, dataset)
     except BackendUnavailable as exc:  # the model server is gone: a run failure (exit 1)
         fail(f"{stage.name} on {directory}: {exc}", code=1)
+    except StepResultError as exc:  # e.g. too many null scores: counts in the message
+        fail(str(exc), code=1)
     except (EmbeddingModelMissing, OSError, ValueError) as exc:
         fail(f"{stage.name} on {directory}: {exc}")
 
@@ -54,8 +57,8 @@ def preflight_backend(stage, directory: Path) -> None:
 
 
 def print_model_summary(stage, stats) -> None:
-    """The summary line, the model-answer line (fallbacks, failures by kind), and exit 1 when
-    the stage says its result is not what was asked (too many fallbacks)."""
+    """The summary line and the model-answer line (fallbacks, failures by kind). A result that
+    is not what was asked (too many fallbacks) already failed in the engine (`_check_result`)."""
     from annotators.backends.shortfall import shortfall_summary
     from pipelines.commands.common import console
 
@@ -63,10 +66,6 @@ def print_model_summary(stage, stats) -> None:
     line = shortfall_summary(stats.stage, stats.counters)
     if line and _is_model_run(stage):
         console.print(line)
-    check = getattr(stage, "result_problem", None)
-    problem = check(stats.counters) if check else None
-    if problem:
-        fail(problem, code=1)
 
 
 def _is_model_run(stage) -> bool:

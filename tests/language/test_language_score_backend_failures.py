@@ -58,6 +58,7 @@ def test_score_with_a_healthy_judge_scores_every_capability(text_instructions):
 
 
 def test_score_whose_judge_answers_garbage_exits_1_with_the_counts(text_instructions):
+    before = text_instructions.read("instructions").to_pylist()
     with FakeServer(default="null_message") as server:
         result, output = invoke("score", text_instructions.path, "--backend", "openai",
                                 "--base-url", server.url, "--attempts", "2", "--timeout-s", "2")
@@ -67,6 +68,6 @@ def test_score_whose_judge_answers_garbage_exits_1_with_the_counts(text_instruct
     assert f"failed attempts: malformed {2 * total}" in output
     counters = text_instructions.stats()["stages"]["score"]["counters"]
     assert counters["failed_requests"] == total and counters["failed_attempts_malformed"] == 2 * total
-    rows = text_instructions.read("instructions").to_pylist()
-    assert all(v is None for r in rows for v in r["capability_scores"].values())
-    assert all("malformed" in r["scoring_notes"] for r in rows)
+    assert "failed" in text_instructions.stats()["stages"]["score"]
+    # a result that is not what was asked is not swapped in: the previous version stays
+    assert text_instructions.read("instructions").to_pylist() == before
