@@ -46,6 +46,12 @@ def print_run_table(results: list[dict], title: str) -> None:
             continue
         note = "skipped (done)" if r.get("skipped") else (
             f"resumed {r['units_resumed']}/{r['units']} units" if r.get("units_resumed") else "")
+        counters = r.get("counters") or {}
+        missed = {k: counters[k] for k in ("template_fallbacks", "answers_rejected", "failed_requests")
+                  if counters.get(k)}
+        if missed:  # what the model did not give is never hidden in a green table
+            note = "; ".join(filter(None, [note, ", ".join(f"{v} {k.replace('_', ' ')}"
+                                                             for k, v in missed.items())]))
         table.add_row(r["step"], str(r["rows_in"]), str(r["rows_out"]),
                       str(sum(r["rejected"].values())), f"{r['seconds']:.1f}", note)
     console.print(table)
