@@ -47,22 +47,20 @@ class SamSource:
         self.model = None
         self.processor = None
 
-    def _classes(self):
-        from transformers import SamModel, SamProcessor
-
-        return SamModel, SamProcessor
-
     def load(self) -> None:
         """Load the model once (a stage calls this in `setup`); a bad name fails in seconds."""
         import torch
 
         torch.set_grad_enabled(False)
-        model_class, processor_class = self._classes()
-        target = resolve_model(self.options.model, f"{self.name} model", self.model_types)
+        self._load_from(resolve_model(self.options.model, f"{self.name} model", self.model_types))
+
+    def _load_from(self, target: str) -> None:
+        from transformers import SamModel, SamProcessor
+
         try:
-            self.processor = processor_class.from_pretrained(target)
-            self.model = model_class.from_pretrained(target).to(self.options.device).eval()
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.processor = SamProcessor.from_pretrained(target)
+            self.model = SamModel.from_pretrained(target).to(self.options.device).eval()
+        except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
             raise load_failure(self.options.model, exc) from None
 
     def build(self, pixels: np.ndarray, annotations=None) -> MaskForest:

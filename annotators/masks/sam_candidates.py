@@ -44,6 +44,7 @@ class Geometry:
     width: int
     input_size: tuple[int, int]
     valid_size: tuple[int, int]
+    two_step: bool = True  # SAM: up to the input frame, crop, then to the image; SAM 2: direct
 
     def valid_lowres(self, low_h: int, low_w: int) -> tuple[int, int]:
         return (max(1, math.ceil(self.valid_size[0] * low_h / self.input_size[0])),
@@ -61,10 +62,19 @@ class Thresholds:
     containment: float
 
 
+def count_true(binary: torch.Tensor) -> torch.Tensor:
+    """Per-mask pixel counts of an (n, ...) bool tensor, on its device. On the CPU torch sums
+    bools through an int64 conversion (~5 ns a pixel); numpy's count_nonzero is ~10x faster."""
+    flat = binary.flatten(1)
+    if flat.device.type != "cpu":
+        return flat.sum(1)
+    return torch.from_numpy(np.count_nonzero(flat.numpy(), axis=1))
+
+
 def stability_scores(logits: torch.Tensor, threshold: float, offset: float) -> torch.Tensor:
     """SAM's stability: #(logits > t + offset) / #(logits > t - offset); 0 for an empty mask."""
-    high = (logits > threshold + offset).flatten(1).sum(1).float()
-    low = (logits > threshold - offset).flatten(1).sum(1).float()
+    high = count_true(logits > threshold + offset).float()
+    low = count_true(logits > threshold - offset).float()
     return torch.where(low > 0, high / low.clamp(min=1), torch.zeros_like(low))
 
 
@@ -117,25 +127,104 @@ def box_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float,
     return order[torch.from_numpy(kept).to(boxes.device)]
 
 
+def axis_weights(source: int, target: int) -> np.ndarray:
+    """(target, source) matrix of 1-D linear interpolation exactly as torch's bilinear
+    (align_corners=False, no antialias): src = (dst + 0.5) * source / target - 0.5, clamped at 0."""
+    position = np.maximum((np.arange(target) + 0.5) * (source / target) - 0.5, 0.0)
+    low = np.minimum(position.astype(np.int64), source - 1)
+    high = np.minimum(low + 1, source - 1)
+    frac = position - low
+    weights = np.zeros((target, source))
+    np.add.at(weights, (np.arange(target), low), 1 - frac)
+    np.add.at(weights, (np.arange(target), high), frac)
+    return weights
+
+
+class Upsampler:
+    """Low-res logits -> full-resolution masks, computed only inside each mask's box.
+
+    Bilinear resizing is separable, so the processors' resize chain (SAM: to the input frame,
+    crop to the valid part, to the image; SAM 2: straight to the image) is one matrix per axis,
+    `Wy (H, h)` and `Wx (W, w)`, and a mask is `Wy @ logits @ Wx.T`. The weights are convex, so a
+    pixel whose sources all lie outside the low-res box (logits <= threshold) stays background:
+    computing rows/columns that read the box is exact and costs box area, not image area."""
+
+    def __init__(self, geometry: Geometry, low_h: int, low_w: int, device):
+        g = geometry
+        ys = axis_weights(low_h, g.input_size[0])[:g.valid_size[0]] if g.two_step else None
+        xs = axis_weights(low_w, g.input_size[1])[:g.valid_size[1]] if g.two_step else None
+        wy = axis_weights(g.valid_size[0], g.height) @ ys if g.two_step else axis_weights(low_h, g.height)
+        wx = axis_weights(g.valid_size[1], g.width) @ xs if g.two_step else axis_weights(low_w, g.width)
+        self.geometry = g
+        self.wy = torch.as_tensor(wy, dtype=torch.float32, device=device)
+        self.wx = torch.as_tensor(wx, dtype=torch.float32, device=device)
+        self.rows_of, self.cols_of = _reach(wy), _reach(wx)   # source -> (first, last) target
+        self.src_rows, self.src_cols = _support(wy), _support(wx)  # target -> (first, last) source
+        self.read_h, self.read_w = int(self.src_rows[1].max()) + 1, int(self.src_cols[1].max()) + 1
+
+    def mask(self, logits: torch.Tensor, box: np.ndarray, threshold: float):
+        """One (h, w) logit map and its low-res box [x0, y0, x1, y1) -> (crop bool (on host),
+        top row, left column) of the full-resolution mask; None for an empty box."""
+        x0, y0, x1, y1 = (int(v) for v in box)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        r0, r1 = int(self.rows_of[0][y0]), int(self.rows_of[1][y1 - 1]) + 1
+        c0, c1 = int(self.cols_of[0][x0]), int(self.cols_of[1][x1 - 1]) + 1
+        s0, s1 = int(self.src_rows[0][r0]), int(self.src_rows[1][r1 - 1]) + 1
+        t0, t1 = int(self.src_cols[0][c0]), int(self.src_cols[1][c1 - 1]) + 1
+        crop = self.wy[r0:r1, s0:s1] @ logits[s0:s1, t0:t1].float() @ self.wx[c0:c1, t0:t1].T
+        return (crop > threshold).cpu().numpy(), r0, c0
+
+
+def _reach(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    nonzero = weights > 0
+    first = np.where(nonzero.any(0), nonzero.argmax(0), weights.shape[0])
+    last = np.where(nonzero.any(0), weights.shape[0] - 1 - nonzero[::-1].argmax(0), -1)
+    # a source never read reaches nothing: give it the neighbouring reach so ranges stay monotone
+    return np.maximum.accumulate(np.minimum(first, weights.shape[0] - 1)), np.maximum.accumulate(last)
+
+
+def _support(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    nonzero = weights > 0
+    return nonzero.argmax(1), weights.shape[1] - 1 - nonzero[:, ::-1].argmax(1)
+
+
+def crop_rle(crop: np.ndarray, top: int, left: int, height: int, width: int) -> tuple[dict, int]:
+    """A mask given as a crop at (top, left) -> (compressed RLE of the whole image, area).
+
+    Hand-written run lengths (numpy) because pycocotools only encodes whole arrays: the runs of
+    the crop's columns, in the image's column-major order, with the rows above/below and the
+    columns left/right of the crop as background; pycocotools then compresses the counts."""
+    h, w = crop.shape
+    strip = np.zeros((w, height), dtype=np.uint8)  # one row per image column (column-major order)
+    strip[:, top:top + h] = crop.T
+    flat = strip.ravel()
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate([[0], changes, [flat.size]])
+    counts = np.diff(bounds)
+    if flat[0]:
+        counts = np.concatenate([[0], counts])
+    counts[0] += left * height
+    trailing = (width - left - w) * height
+    if trailing:
+        if flat[-1]:
+            counts = np.concatenate([counts, [trailing]])
+        else:
+            counts[-1] += trailing
+    rle = coco_mask.frPyObjects({"size": [height, width], "counts": counts.tolist()}, height, width)
+    return ({"size": [height, width], "counts": rle["counts"].decode("ascii")},
+            int(counts[1::2].sum()))
+
+
 def upsample(logits: torch.Tensor, geometry: Geometry, threshold: float) -> torch.Tensor:
-    """(n, h, w) low-res logits -> (n, H, W) bool, as the SAM processors' post_process_masks."""
+    """(n, h, w) low-res logits -> (n, H, W) bool over the whole image, the processors' way
+    (torch interpolate); the reference the box-restricted `Upsampler` is tested against."""
     x = logits[:, None].float()
-    if geometry.valid_size != geometry.input_size:
+    if geometry.two_step:
         x = F.interpolate(x, geometry.input_size, mode="bilinear", align_corners=False)
         x = x[..., :geometry.valid_size[0], :geometry.valid_size[1]]
     x = F.interpolate(x, (geometry.height, geometry.width), mode="bilinear", align_corners=False)
     return x[:, 0] > threshold
-
-
-def encode_binary(binary: torch.Tensor) -> list[dict]:
-    """(n, H, W) bool on any device -> RLEs, with no host-side transpose copy: (n, W, H) in C
-    order is exactly the Fortran (H, W, n) array pycocotools wants."""
-    if len(binary) == 0:
-        return []
-    columns = binary.permute(0, 2, 1).contiguous().to(device="cpu", dtype=torch.uint8).numpy()
-    encoded = coco_mask.encode(columns.transpose(2, 1, 0))
-    return [{"size": [int(r["size"][0]), int(r["size"][1])], "counts": r["counts"].decode("ascii")}
-            for r in encoded]
 
 
 class CandidatePool:
@@ -166,7 +255,7 @@ class CandidatePool:
         # Estimated area: a low-res pixel stands for this many image pixels. Only clearly small
         # masks go here (half the minimum); the exact check runs on the up-sampled survivors.
         pixel = (g.height * g.width) / (valid_h * valid_w)
-        large = binary.flatten(1).sum(1).float() * pixel >= max(t.min_area, 1) / 2
+        large = count_true(binary).float() * pixel >= max(t.min_area, 1) / 2
         self.drops["sam_min_area"] += int((~large).sum())
         binary, ids, iou = binary[large], ids[large], iou[large]
         if len(ids) == 0:
@@ -212,11 +301,12 @@ def generate(decode: Decode, n_points: int, points_per_batch: int, geometry: Geo
 
 def _encode_survivors(decode, ids, scores, nest, per_prompt, points_per_batch, geometry,
                       thresholds, drops, upsample_batch):
-    """Step 3: the survivors' prompts decoded again, their masks up-sampled in small batches."""
+    """Step 3: the survivors' prompts decoded again; each mask up-sampled inside its box only."""
     rles: list[dict] = []
     areas: list[int] = []
     kept_scores: list[float] = []
-    kept_nest: list[torch.Tensor] = []
+    kept_rows: list[int] = []
+    upsampler = None
     ids_host = ids.cpu().numpy()
     scores_host = scores.cpu().numpy()
     prompts = np.unique(ids_host // per_prompt)
@@ -230,16 +320,23 @@ def _encode_survivors(decode, ids, scores, nest, per_prompt, points_per_batch, g
             chunk = wanted[chunk_start:chunk_start + upsample_batch]
             rows = torch.tensor([row_of[int(ids_host[k] // per_prompt)] for k in chunk])
             masks = torch.tensor([int(ids_host[k] % per_prompt) for k in chunk])
-            binary = upsample(logits[rows.to(logits.device), masks.to(logits.device)], geometry,
-                              thresholds.mask_threshold)
-            pixel_counts = binary.flatten(1).sum(1)
-            large = (pixel_counts >= min_area).cpu().numpy()
-            drops["sam_min_area"] += int((~large).sum())
-            rles.extend(encode_binary(binary[torch.from_numpy(large).to(binary.device)]))
-            areas.extend(int(a) for a in pixel_counts.cpu().numpy()[large])
-            kept_scores.extend(float(scores_host[k]) for k in chunk[large])
-            kept_nest.append(nest[torch.from_numpy(chunk[large]).to(nest.device)])
-    nest_rows = torch.cat(kept_nest) if kept_nest else nest[:0]
+            selected = logits[rows.to(logits.device), masks.to(logits.device)]
+            if upsampler is None:
+                upsampler = Upsampler(geometry, *selected.shape[-2:], selected.device)
+            read = selected[:, :upsampler.read_h, :upsampler.read_w] > thresholds.mask_threshold
+            boxes = mask_boxes(read).cpu().numpy()
+            for k, logit_map, box in zip(chunk, selected, boxes, strict=True):
+                result = upsampler.mask(logit_map, box, thresholds.mask_threshold)
+                rle, area = (None, 0) if result is None else crop_rle(*result, geometry.height,
+                                                                        geometry.width)
+                if area < min_area:
+                    drops["sam_min_area"] += 1
+                    continue
+                rles.append(rle)
+                areas.append(area)
+                kept_scores.append(float(scores_host[k]))
+                kept_rows.append(int(k))
+    nest_rows = nest[torch.as_tensor(kept_rows, dtype=torch.long, device=nest.device)]
     return rles, np.asarray(areas, dtype=np.int64), kept_scores, nest_rows
 
 
