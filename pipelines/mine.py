@@ -33,7 +33,7 @@ class MineStage(Stage):
 
     def __init__(self, batch_size: int = 8, resources: Resources | None = None, **options):
         super().__init__(batch_size, resources, **options)
-        self.uses_model = self.settings.source == "sam"
+        self.uses_model = self.settings.source in ("sam", "sam2")
         self.source = None
 
     def setup(self) -> None:
@@ -45,6 +45,11 @@ class MineStage(Stage):
             from annotators.masks.sam import SamSource
 
             self.source = SamSource(self.settings.sam)
+            self.source.load()
+        elif self.settings.source == "sam2":
+            from annotators.masks.sam2 import Sam2Source
+
+            self.source = Sam2Source(self.settings.sam)
             self.source.load()
 
     def process(self, batch: pa.Table) -> StageOutput:

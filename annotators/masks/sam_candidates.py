@@ -244,11 +244,13 @@ class CandidatePool:
         """ids (n,), logits (n, h, w) low-res, iou (n,) predicted IoU; all on the device."""
         t, g = self.t, self.geometry
         valid_h, valid_w = g.valid_lowres(*logits.shape[-2:])
-        passing = iou >= t.pred_iou
+        # As SAM's generator: a threshold of 0 turns a filter off (predicted IoUs can be < 0)
+        passing = iou >= t.pred_iou if t.pred_iou > 0 else torch.ones_like(iou, dtype=torch.bool)
         self.drops["sam_pred_iou"] += int((~passing).sum())
         logits = logits[passing][:, :valid_h, :valid_w]
         ids, iou = ids[passing], iou[passing]
-        stable = stability_scores(logits, t.mask_threshold, t.stability_offset) >= t.stability
+        stable = (stability_scores(logits, t.mask_threshold, t.stability_offset) >= t.stability
+                  if t.stability > 0 else torch.ones(len(ids), dtype=torch.bool, device=ids.device))
         self.drops["sam_stability"] += int((~stable).sum())
         logits, ids, iou = logits[stable], ids[stable], iou[stable]
         binary = logits > t.mask_threshold

@@ -12,10 +12,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def mine(
         directory: Annotated[Path, typer.Argument(help="dataset directory with an `images` config")],
-        source: Annotated[str, typer.Option(help="superpixel | gt | sam")] = "superpixel",
+        source: Annotated[str, typer.Option(help="superpixel | gt | sam | sam2")] = "superpixel",
         granularity: Annotated[str, typer.Option(help="unsamv2 | graco")] = "unsamv2",
         points: Annotated[int, typer.Option(help="point prompts per instance tree")] = 3,
-        model: Annotated[str | None, typer.Option(help="SAM model directory or hub id (source sam)")] = None,
+        model: Annotated[str | None, typer.Option(help="SAM / SAM 2 model directory or hub id (source sam, sam2)")] = None,
         seed: Annotated[int, typer.Option(help="seed of the point sampling")] = 0,
         min_area: Annotated[int, typer.Option(help="masks smaller than this many pixels are dropped")] = 64,
         max_pixels: Annotated[int, typer.Option(help="mining pixel budget of one image")] = 4_194_304,
@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
         if source == "gt" and not _has_gt_segments(dataset):
             fail(f"{directory} has no gt rows in `segments`: --source gt needs segments from "
                  "`segcap ingest` (or use --source superpixel)")
-        if source == "sam" and not model:
-            fail("--source sam needs --model (a local SAM directory or a hub id)")
+        if source in ("sam", "sam2") and not model:
+            fail(f"--source {source} needs --model (a local {source.upper()} directory or a hub id)")
         options = {"source": source, "granularity": granularity, "points": points, "seed": seed,
                    "min_area": min_area, "max_pixels": max_pixels, "over_budget": over_budget}
         if model:
@@ -48,9 +48,12 @@ def register(app: typer.Typer) -> None:
         try:
             stats = run_stage(stage, dataset)
         except OSError as exc:
-            if source != "sam":
+            if source not in ("sam", "sam2"):
                 raise
-            fail(f"cannot load the SAM model {model!r}: {exc}")
+            from annotators.model_loading import ModelLoadError
+
+            fail(str(exc) if isinstance(exc, ModelLoadError)  # it names the model and the fix
+                 else f"cannot load the {source} model {model!r}: {exc}", code=1)
         print_summary(stats)
         counters = stats.counters
         if counters:

@@ -53,7 +53,7 @@ class MineOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["superpixel", "gt", "sam"] = "superpixel"
+    source: Literal["superpixel", "gt", "sam", "sam2"] = "superpixel"  # sam2 reads `sam` options
     granularity: Literal["unsamv2", "graco"] = "unsamv2"
     points: int = Field(3, ge=1, description="point prompts per instance tree")
     max_path: int = Field(6, ge=1, description="masks emitted per point (root first)")
