@@ -37,7 +37,7 @@ class Sam2Frame:
         import torch
         import torch.nn.functional as F
 
-        image = torch.as_tensor(pixels, device=device).permute(2, 0, 1)[None].float()
+        image = torch.from_numpy(np.array(pixels)).to(device).permute(2, 0, 1)[None].float()
         image = F.interpolate(image, self.size, mode="bilinear", align_corners=False, antialias=True)
         mean = torch.tensor(self.mean, device=device)[None, :, None, None]
         std = torch.tensor(self.std, device=device)[None, :, None, None]
