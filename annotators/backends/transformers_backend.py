@@ -21,13 +21,13 @@ class TransformersBackend(Backend):
         if not model:
             raise ValueError("the transformers backend needs --model (a local folder or hub id)")
         super().__init__(model, **sampling)
+        target = resolve_model(model, "transformers model")  # a bad name fails in seconds
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self._torch = torch
         self.device = device
         self.max_batch_size = max_batch_size
-        target = resolve_model(model, "transformers model")  # a bad name fails in seconds
         try:
             self.processor = AutoProcessor.from_pretrained(target, trust_remote_code=trust_remote_code)
             self.net = AutoModelForImageTextToText.from_pretrained(

@@ -14,7 +14,7 @@ console = Console()
 
 def fail(message: str, code: int = 2) -> None:
     """Print a clear error that names the bad input, and exit non-zero."""
-    Console(stderr=True).print(f"[bold red]error:[/] {message}")
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}")  # one line, unwrapped
     raise typer.Exit(code)
 
 

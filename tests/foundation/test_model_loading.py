@@ -104,7 +104,7 @@ def test_mine_cli_prints_one_line_without_traceback(tmp_path):
     writer.close()
     for source in ("sam", "sam2"):
         result = subprocess.run(
-            [sys.executable, "-m", "flows.cli", "mine", str(tmp_path / "ds"), "--source", source,
+            [sys.executable, "-c", "from flows.cli import main; main()", "mine", str(tmp_path / "ds"), "--source", source,
              "--model", "nobody-here/no-such-sam"],
             env=_online_env(tmp_path), capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert result.returncode != 0
