@@ -88,13 +88,13 @@ def _check_hub(name: str, kind: str) -> str:
     try:
         validate_repo_id(name)
     except HFValidationError:
-        raise ModelLoadError(name, f"it is neither an existing local folder nor a valid hub id",
+        raise ModelLoadError(name, "it is neither an existing local folder nor a valid hub id",
                              "pass an existing local folder, or a hub id such as owner/name"
                              ) from None
     if isinstance(try_to_load_from_cache(name, "config.json"), str):
         return name
     if _offline():
-        raise ModelLoadError(name, f"hub id not in the local cache and HF_HUB_OFFLINE is set",
+        raise ModelLoadError(name, "hub id not in the local cache and HF_HUB_OFFLINE is set",
                              "download it once with network (or unset HF_HUB_OFFLINE), or pass a "
                              "local folder written by save_pretrained")
     try:
