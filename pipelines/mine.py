@@ -35,7 +35,7 @@ class MineStage(Stage):
     def __init__(self, batch_size: int = 8, resources: Resources | None = None, **options):
         super().__init__(batch_size, resources, **options)
         unsamv2 = self.settings.unsamv2
-        self.uses_model = self.settings.source == "sam" or (
+        self.uses_model = self.settings.source in ("sam", "sam2") or (
             self.settings.source == "unsamv2" and (unsamv2.divide == "sam" or bool(unsamv2.feature_model)))
         self.source = None
 
@@ -48,6 +48,11 @@ class MineStage(Stage):
             from annotators.masks.sam import SamSource
 
             self.source = SamSource(self.settings.sam)
+            self.source.load()
+        elif self.settings.source == "sam2":
+            from annotators.masks.sam2 import Sam2Source
+
+            self.source = Sam2Source(self.settings.sam)
             self.source.load()
         elif self.settings.source == "unsamv2":
             self.source = self._unsamv2_source()

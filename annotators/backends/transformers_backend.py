@@ -10,6 +10,7 @@ each choice's first token.
 from __future__ import annotations
 
 from annotators.backends.base import TOP_LOGPROBS, Backend, Generation, Request, to_pil
+from annotators.model_loading import load_failure, resolve_model
 
 
 class TransformersBackend(Backend):
@@ -20,19 +21,23 @@ class TransformersBackend(Backend):
         if not model:
             raise ValueError("the transformers backend needs --model (a local folder or hub id)")
         super().__init__(model, **sampling)
+        target = resolve_model(model, "transformers model")  # a bad name fails in seconds
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self._torch = torch
         self.device = device
         self.max_batch_size = max_batch_size
-        self.processor = AutoProcessor.from_pretrained(model, trust_remote_code=trust_remote_code)
+        try:
+            self.processor = AutoProcessor.from_pretrained(target, trust_remote_code=trust_remote_code)
+            self.net = AutoModelForImageTextToText.from_pretrained(
+                target, dtype=dtype, trust_remote_code=trust_remote_code).to(device).eval()
+        except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+            raise load_failure(model, exc) from None
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.net = AutoModelForImageTextToText.from_pretrained(
-            model, dtype=dtype, trust_remote_code=trust_remote_code).to(device).eval()
 
     def _generate(self, requests: list[Request]) -> list[Generation]:
         results: list[Generation | None] = [None] * len(requests)

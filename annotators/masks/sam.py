@@ -2,19 +2,18 @@
 
 A grid of point prompts, three masks per point (whole / part / subpart), then SAM's filters:
 predicted IoU, stability score (#(logits > t + offset) / #(logits > t - offset)), a minimum
-region area and mask NMS; the survivors nest by containment (a child >= 90% inside its parent).
-The image is embedded once; prompts run in batches, and only masks that pass the IoU filter are
-upsampled to the image size.
+region area and box NMS; the survivors nest by containment (a child >= 90% inside its parent).
+The image is processed and embedded once; prompts go through the mask decoder in batches and
+everything after the decoder runs on the model's device (see `sam_candidates`), so only the
+masks that survive NMS are ever up-sampled to the image size and encoded.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
-from annotators.masks.forest import MaskForest, nest_by_containment
-from schemas import masks as codec
+from annotators.masks.forest import MaskForest
+from annotators.model_loading import load_failure, resolve_model
 from schemas.options.masks import SamOptions
 
 
@@ -25,94 +24,81 @@ def grid_points(height: int, width: int, per_side: int) -> np.ndarray:
     return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
 
-def stability_scores(logits, threshold: float, offset: float):
-    """SAM's stability: how much the mask changes when the logit threshold moves by the offset."""
-    high = (logits > threshold + offset).flatten(1).sum(1).float()
-    low = (logits > threshold - offset).flatten(1).sum(1).float()
-    return np.where(low.numpy() > 0, (high / low.clamp(min=1)).numpy(), 0.0)
+def thresholds_of(options: SamOptions):
+    from annotators.masks.sam_candidates import Thresholds
 
-
-def mask_nms(rles: list[dict], scores: list[float], iou_threshold: float) -> list[int]:
-    """Greedy NMS on mask IoU (pycocotools), best score first; returns kept indices."""
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    ious = codec.iou([rles[i] for i in order], [rles[i] for i in order])
-    kept: list[int] = []
-    for rank in range(len(order)):
-        if all(ious[rank, other] < iou_threshold for other in kept):
-            kept.append(rank)
-    return [int(order[rank]) for rank in kept]
+    return Thresholds(pred_iou=options.pred_iou_thresh, stability=options.stability_score_thresh,
+                      stability_offset=options.stability_score_offset,
+                      mask_threshold=options.mask_threshold, nms_iou=options.nms_iou,
+                      min_area=options.min_region_area, containment=options.containment)
 
 
 class SamSource:
+    """SAM (transformers SamModel). SAM 2 subclasses it and changes only the model specifics:
+    which classes load, how the image is framed, and how a decoder call is made."""
+
     name = "sam"
+    model_types: tuple[str, ...] = ("sam",)
 
     def __init__(self, options: SamOptions):
         if not options.model:
-            raise ValueError("the sam source needs a model: a local SAM directory or a hub id")
+            raise ValueError(f"the {self.name} source needs a model: a local directory or a hub id")
         self.options = options
         self.model = None
         self.processor = None
 
     def load(self) -> None:
-        """Load the model once (a stage calls this in `setup`)."""
+        """Load the model once (a stage calls this in `setup`); a bad name fails in seconds."""
         import torch
-        from transformers import SamModel, SamProcessor
 
         torch.set_grad_enabled(False)
-        self.processor = SamProcessor.from_pretrained(self.options.model)
-        self.model = SamModel.from_pretrained(self.options.model).to(self.options.device).eval()
+        self._load_from(resolve_model(self.options.model, f"{self.name} model", self.model_types))
+
+    def _load_from(self, target: str) -> None:
+        from transformers import SamModel, SamProcessor
+
+        try:
+            self.processor = SamProcessor.from_pretrained(target)
+            self.model = SamModel.from_pretrained(target).to(self.options.device).eval()
+        except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+            raise load_failure(self.options.model, exc) from None
 
     def build(self, pixels: np.ndarray, annotations=None) -> MaskForest:
-        if self.model is None:
-            self.load()
-        height, width = pixels.shape[:2]
-        rles, scores, drops = self._candidates(pixels)
-        kept = mask_nms(rles, scores, self.options.nms_iou) if rles else []
-        drops["sam_nms"] += len(rles) - len(kept)
-        kept.sort()
-        forest = nest_by_containment([rles[i] for i in kept], self.name, height, width,
-                                     scores=[scores[i] for i in kept],
-                                     threshold=self.options.containment)
-        forest.drops.update(drops)
-        return forest
-
-    def _candidates(self, pixels: np.ndarray) -> tuple[list[dict], list[float], Counter]:
         import torch
 
+        from annotators.masks.sam_candidates import generate
+
+        if self.model is None:
+            self.load()
         o = self.options
         height, width = pixels.shape[:2]
-        image_inputs = self.processor(images=pixels, return_tensors="pt")
-        embeddings = self.model.get_image_embeddings(image_inputs["pixel_values"].to(o.device))
-        points = grid_points(height, width, o.points_per_side)
-        rles: list[dict] = []
-        scores: list[float] = []
-        drops: Counter = Counter()
-        for start in range(0, len(points), o.points_per_batch):
-            batch = points[start:start + o.points_per_batch]
-            prompts = self.processor(images=pixels, input_points=[[[p.tolist()] for p in batch]],
-                                     return_tensors="pt")
-            output = self.model(image_embeddings=embeddings,
-                                input_points=prompts["input_points"].to(o.device),
-                                multimask_output=True)
-            iou = output.iou_scores[0].flatten().cpu()  # (points * 3,)
-            low_res = output.pred_masks[0].flatten(0, 1).cpu()  # (points * 3, h, w)
-            passing = torch.nonzero(iou >= o.pred_iou_thresh).flatten()
-            drops["sam_pred_iou"] += len(iou) - len(passing)
-            if len(passing) == 0:
-                continue
-            logits = self.processor.post_process_masks(
-                low_res[passing][None, :, None], image_inputs["original_sizes"],
-                image_inputs["reshaped_input_sizes"], binarize=False,
-            )[0][:, 0]
-            stable = stability_scores(logits, o.mask_threshold, o.stability_score_offset)
-            keep = stable >= o.stability_score_thresh
-            drops["sam_stability"] += int((~keep).sum())
-            if not keep.any():
-                continue
-            binary = (logits[torch.from_numpy(keep)] > o.mask_threshold).numpy()
-            large = binary.reshape(len(binary), -1).sum(1) >= max(o.min_region_area, 1)
-            drops["sam_min_area"] += int((~large).sum())
-            if large.any():
-                rles.extend(codec.encode_stack(binary[large]))
-                scores.extend(iou[passing][torch.from_numpy(keep)][torch.from_numpy(large)].tolist())
-        return rles, scores, drops
+        with torch.inference_mode():
+            embeddings, geometry, to_model = self._embed(pixels)
+            points = grid_points(height, width, o.points_per_side)
+            model_points = torch.as_tensor(to_model(points), dtype=torch.float32, device=o.device)
+
+            def decode(prompts: np.ndarray):
+                selected = model_points[torch.as_tensor(prompts, device=o.device)]
+                return self._decode(embeddings, selected)
+
+            return generate(decode, len(points), o.points_per_batch, geometry, thresholds_of(o),
+                            self.name)
+
+    def _embed(self, pixels: np.ndarray):
+        """The image processed and embedded once -> (embeddings, geometry, pixel->model points)."""
+        from annotators.masks.sam_candidates import Geometry
+
+        height, width = pixels.shape[:2]
+        inputs = self.processor(images=pixels, return_tensors="pt")
+        pixel_values = inputs["pixel_values"].to(self.options.device)
+        embeddings = self.model.get_image_embeddings(pixel_values)
+        new_h, new_w = (int(v) for v in inputs["reshaped_input_sizes"][0])
+        geometry = Geometry(height, width, tuple(pixel_values.shape[-2:]), (new_h, new_w))
+        scale = np.array([new_w / width, new_h / height])  # SAM's ResizeLongestSide on coordinates
+        return embeddings, geometry, lambda points: points * scale
+
+    def _decode(self, embeddings, points):
+        """(b, 2) model-frame points -> low-res logits (b, 3, h, w) and predicted IoU (b, 3)."""
+        output = self.model(image_embeddings=embeddings, input_points=points[None, :, None, :],
+                            multimask_output=True)
+        return output.pred_masks[0], output.iou_scores[0]

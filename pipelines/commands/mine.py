@@ -12,14 +12,14 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def mine(
         directory: Annotated[Path, typer.Argument(help="dataset directory with an `images` config")],
-        source: Annotated[str, typer.Option(help="superpixel | gt | sam | unsamv2")] = "superpixel",
+        source: Annotated[str, typer.Option(help="superpixel | gt | sam | sam2 | unsamv2")] = "superpixel",
         granularity: Annotated[str, typer.Option(help="unsamv2 | graco")] = "unsamv2",
         points: Annotated[int, typer.Option(help="clicks per mask (proposal) or per instance tree "
                                             "(instance_path)")] = 3,
         clicks: Annotated[str, typer.Option(help="proposal (GraCo: clicks in each eroded mask) | "
                                             "instance_path (clicks in the instance, one pair per "
                                             "mask on the path)")] = "proposal",
-        model: Annotated[str | None, typer.Option(help="SAM model directory or hub id (source sam)")] = None,
+        model: Annotated[str | None, typer.Option(help="SAM / SAM 2 model directory or hub id (source sam, sam2; unsamv2 --divide sam)")] = None,
         divide: Annotated[str, typer.Option(help="unsamv2 instance proposals: superpixel | sam | gt")] = "superpixel",
         feature_model: Annotated[str | None, typer.Option(
             help="unsamv2: DINO-family model directory or hub id for patch features "
@@ -43,10 +43,10 @@ def register(app: typer.Typer) -> None:
         if needs_gt and not _has_gt_segments(dataset):
             fail(f"{directory} has no gt rows in `segments`: --source gt needs segments from "
                  "`segcap ingest` (or use --source superpixel)")
-        uses_sam = source == "sam" or (source == "unsamv2" and divide == "sam")
+        uses_sam = source in ("sam", "sam2") or (source == "unsamv2" and divide == "sam")
         if uses_sam and not model:
             fail(f"--source {source}{' --divide sam' if source == 'unsamv2' else ''} needs --model "
-                 "(a local SAM directory or a hub id)")
+                 f"(a local {'SAM 2' if source == 'sam2' else 'SAM'} directory or a hub id)")
         if feature_model and source != "unsamv2":
             fail("--feature-model is for --source unsamv2 only")
         if feature_model and feature_model.startswith(("/", ".", "~")) and not Path(feature_model).expanduser().is_dir():
@@ -71,7 +71,10 @@ def register(app: typer.Typer) -> None:
                 fail(f"cannot load the feature model {feature_model!r}: {exc}")
             if not uses_sam:
                 raise
-            fail(f"cannot load the SAM model {model!r}: {exc}")
+            from annotators.model_loading import ModelLoadError
+
+            fail(str(exc) if isinstance(exc, ModelLoadError)  # it names the model and the fix
+                 else f"cannot load the {source} model {model!r}: {exc}", code=1)
         print_summary(stats)
         counters = stats.counters
         if counters:

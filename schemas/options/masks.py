@@ -83,7 +83,7 @@ class MineOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["superpixel", "gt", "sam", "unsamv2"] = "superpixel"
+    source: Literal["superpixel", "gt", "sam", "sam2", "unsamv2"] = "superpixel"  # sam2 reads `sam` options
     granularity: Literal["unsamv2", "graco"] = "unsamv2"
     points: int = Field(3, ge=1, description="clicks per mask (proposal rule) or per instance "
                         "tree (instance_path rule)")

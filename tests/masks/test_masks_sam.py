@@ -1,11 +1,13 @@
 """The sam source end to end with a tiny random-weight SAM saved and loaded like a user's model."""
 
+import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
 from annotators.masks.evaluation import nesting_violations
 from annotators.masks.sam import SamSource, grid_points
 from annotators.synthetic import generate_scene
+from schemas import masks as codec
 from schemas.options.masks import SamOptions
 
 
@@ -114,3 +116,53 @@ def test_mine_stage_with_sam_writes_segments_and_pairs(tiny_sam, tmp_path):
     assert {s["mask_source"] for s in segments} == {"sam"}
     assert {p["segment_id"] for p in pairs} <= {s["segment_id"] for s in segments}
     assert any(k.startswith("dropped_sam_") for k in dataset.stats()["stages"]["mine"]["counters"])
+
+
+def test_every_candidate_passes_at_16x16_points(tiny_sam):
+    """Thresholds at 0 and NMS off: all 16 x 16 x 3 candidates reach the forest or the min-area
+    count (an empty mask), and the forest is still well nested."""
+    pixels = generate_scene(3, size=(72, 96)).pixels
+    options = permissive(tiny_sam, points_per_side=16, points_per_batch=64, min_region_area=0,
+                         nms_iou=1.0)
+    forest = SamSource(options).build(pixels)
+    filtered = {k: v for k, v in forest.drops.items() if k != "sam_parent_unconfirmed"}
+    assert filtered.get("sam_pred_iou", 0) == filtered.get("sam_stability", 0) == 0
+    assert filtered.get("sam_nms", 0) == 0
+    assert len(forest.nodes) + filtered.get("sam_min_area", 0) == 16 * 16 * 3
+    assert len(forest.nodes) > 16 * 16
+    assert nesting_violations(forest, threshold=0.9) == []
+    assert all(node.area > 0 and node.score is not None for node in forest.nodes)
+
+
+def test_sam_source_matches_the_processor_on_one_prompt(tiny_sam):
+    """Our one-time image processing, point scaling and box-restricted up-sampling give the
+    same mask as transformers' SamProcessor + post_process_masks for one point prompt."""
+    import torch
+    from transformers import SamModel, SamProcessor
+
+    from annotators.masks.sam_candidates import Upsampler, crop_rle, mask_boxes
+
+    pixels = generate_scene(4, size=(72, 96)).pixels
+    source = SamSource(permissive(tiny_sam))
+    source.load()
+    embeddings, geometry, to_model = source._embed(pixels)
+    point = np.array([[40.0, 30.0]])
+    logits, _ = source._decode(embeddings, torch.tensor(to_model(point), dtype=torch.float32))
+    processor = SamProcessor.from_pretrained(tiny_sam)
+    model = SamModel.from_pretrained(tiny_sam).eval()
+    inputs = processor(images=pixels, input_points=[[point.tolist()]], return_tensors="pt")
+    with torch.no_grad():
+        reference = model(**inputs, multimask_output=True)
+    assert torch.allclose(reference.pred_masks[0, 0], logits[0], atol=1e-4)
+    full = processor.post_process_masks(reference.pred_masks, inputs["original_sizes"],
+                                        inputs["reshaped_input_sizes"])[0][0]  # (3, H, W) bool
+    upsampler = Upsampler(geometry, *logits.shape[-2:], "cpu")
+    for index in range(3):
+        read = logits[0, index, :upsampler.read_h, :upsampler.read_w] > 0
+        result = upsampler.mask(logits[0, index], mask_boxes(read[None])[0].numpy(), 0.0)
+        expected = codec.encode_array(full[index].numpy(), allow_empty=True)
+        if result is None:
+            assert coco_mask.area(expected) == 0
+            continue
+        rle, area = crop_rle(*result, 72, 96)
+        assert abs(area - int(coco_mask.area(expected))) <= 2  # float rounding at the threshold
