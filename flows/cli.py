@@ -47,6 +47,9 @@ def _describe_failure(error: BaseException) -> tuple[str, int]:
     if isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)):
         target = error.filename or ""
         return f"{error.strerror or type(error).__name__}: {target}".rstrip(": "), FAILURE_EXIT
+    if isinstance(error, ConnectionError) or "Connect" in type(error).__name__:
+        return (f"could not connect ({type(error).__name__}: {_one_line(error)}); check the network "
+                "and the server address", FAILURE_EXIT)
     if isinstance(error, ImportError):
         return f"{_one_line(error)}", FAILURE_EXIT
     message = _one_line(error) or type(error).__name__

@@ -40,8 +40,13 @@ def register(app: typer.Typer) -> None:
             except PublishError as error:
                 fail(str(error), code=1)
         quiet_prefect_defaults()
-        from flows.publish import publish
+        import tempfile
 
+        from flows.publish import publish
+        from flows.run_logging import log_file_in, log_note, route_library_logs
+
+        # not inside DIR: the folder being published stays exactly as validated
+        log_file = route_library_logs(log_file_in(Path(tempfile.gettempdir()) / "segcap-logs", "publish"))
         try:
             result = publish(str(path), repo_id, private, dry_run)
         except Exception as error:  # the flow re-raises the task's failure after its retries
@@ -54,3 +59,5 @@ def register(app: typer.Typer) -> None:
         console.print(f"publish: {len(result['files'])} files, {total:,d} bytes "
                       + (f"uploaded to {result['url']}" if result["uploaded"]
                          else f"would go to datasets/{repo_id} (dry run)"))
+        if log_file is not None:
+            console.print(log_note(log_file), soft_wrap=True)

@@ -185,3 +185,14 @@ def test_unexpected_failure_is_one_line_with_a_way_to_see_more(workspace, monkey
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "RuntimeError: disk on fire second line" in err
     assert "SEGCAP_TRACEBACK=1" in err
+
+
+def test_publish_without_network_is_one_line(workspace, tmp_path):
+    """The issue's 222-line traceback: a publish whose Hub cannot be reached."""
+    exported = segcap("export", "ds", "--out", str(tmp_path / "export"), cwd=workspace)
+    assert exported.returncode == 0, exported.stderr
+    result = segcap("publish", str(tmp_path / "export"), "--repo-id", "org/name", cwd=workspace,
+                    env={"HF_TOKEN": "hf_not_a_token", "HF_ENDPOINT": "http://127.0.0.1:9",
+                         "HF_HUB_OFFLINE": "0", "PREFECT_HOME": str(tmp_path / "prefect-home")})
+    _check(result, 1, "could not connect", ["publish", "(no network)"])
+    assert len((result.stdout + result.stderr).strip().splitlines()) == 1, result.stdout + result.stderr
