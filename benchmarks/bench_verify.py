@@ -14,9 +14,9 @@ Target (issue 17): `rules` catches >= 90% of colour and category errors with < 5
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 import numpy as np

@@ -44,8 +44,8 @@ def register(app: typer.Typer) -> None:
             print_model_summary,
         )
         from pipelines.describe import DescribeStage
-        from pipelines.stage import StepResultError
         from pipelines.runner import run_stage
+        from pipelines.stage import StepResultError
         from schemas.options.language import DescribeOptions
 
         options = build_options(
