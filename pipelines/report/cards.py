@@ -43,6 +43,7 @@ class Sample:
     subtree: str | None
     turns: list[tuple[str, list[tuple[str, int | None]]]]  # (role, [(text, layer or None)])
     problems: list[str]
+    verdicts: list[tuple[str, str]] | None = None  # per phrase (verdict, reason); None: not verified
 
 
 @dataclass
@@ -208,8 +209,10 @@ class CardBuilder:
                     turns.append((turn["from"], [(_IMAGE_TOKEN.sub("", turn["value"]), None)]))
             answers = " ".join(t["value"] for t in json.loads(row["conversations"]) if t["from"] == "gpt")
             problems = alignment_problems(answers, len(masks), len(labels))
+            verdicts = json.loads(row["verification"]) if row["verification"] else None
             card.samples.append(Sample(row["sample_id"], row["task"], row["granularity"],
-                                       row["subtree"], turns, problems))
+                                       row["subtree"], turns, problems,
+                                       [tuple(v) for v in verdicts] if verdicts is not None else None))
         if len(rows) > len(card.samples):
             card.notes.append(f"{len(rows) - len(card.samples)} more segcap samples not shown")
 

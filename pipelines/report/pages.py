@@ -129,10 +129,23 @@ def _pieces(pieces: list[tuple[str, int | None]], colours: list[str]) -> str:
     return "".join(out)
 
 
+def _verdicts(verdicts: list[tuple[str, str]] | None) -> str:
+    """`segcap verify`'s verdicts under a caption: the counts, then each failed phrase's reason."""
+    if verdicts is None:
+        return ""
+    counts = {v: sum(1 for verdict, _ in verdicts if verdict == v) for v in ("pass", "fail", "unsure")}
+    line = " · ".join(f"{n} {v}" for v, n in counts.items())
+    failed = "".join(f'<p class="verdict fail">✗ phrase {k + 1}: {escape(reason)}</p>'
+                     for k, (verdict, reason) in enumerate(verdicts) if verdict == "fail")
+    state = "fail" if counts["fail"] else "pass" if counts["pass"] else "unsure"
+    return f'<p class="verdict {state}">verification: {line}</p>{failed}'
+
+
 def _sample(sample: Sample, colours: list[str]) -> str:
     turns = "".join(f'<p class="turn {escape(role)}"><b>{escape(role)}:</b> {_pieces(pieces, colours)}</p>'
                     for role, pieces in sample.turns)
     problems = "".join(f'<p class="warn">⚠ {escape(p)}</p>' for p in sample.problems)
+    problems += _verdicts(sample.verdicts)
     subtree = f'<span class="tag">subtree: {escape(sample.subtree)}</span>' if sample.subtree else ""
     return (f'<div class="sample" data-sample="{escape(sample.sample_id)}"><div class="tags">'
             f'<span class="tag task">{escape(sample.task)}</span>'

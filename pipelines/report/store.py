@@ -27,7 +27,8 @@ _TABLES = {
     "descriptions": "image_id TEXT, scope TEXT, target_id TEXT, short TEXT, detailed TEXT,"
                     " video_id TEXT",
     "segcap": "image_id TEXT, sample_id TEXT, task TEXT, granularity TEXT, subtree TEXT,"
-              " source TEXT, conversations TEXT, masks TEXT, mask_labels TEXT, segment_ids TEXT",
+              " source TEXT, conversations TEXT, masks TEXT, mask_labels TEXT, segment_ids TEXT,"
+              " verification TEXT",
     "instructions": "image_id TEXT, sample_id TEXT, source TEXT, conversations TEXT,"
                     " scores TEXT, styles TEXT, selected INTEGER, selection_method TEXT,"
                     " budget REAL, duplicate_of TEXT",
@@ -44,6 +45,11 @@ def _dump(value) -> str:
 
 def _mask(rle: dict | None) -> str | None:
     return None if rle is None else _dump({"size": rle["size"], "counts": rle["counts"]})
+
+
+def _verdicts(entries: list[dict] | None) -> str | None:
+    """`segcap verify` verdicts, per phrase: [verdict, reason] (None: not verified)."""
+    return None if entries is None else _dump([[e["verdict"], e["reason"] or ""] for e in entries])
 
 
 # Each config -> (store table, Parquet columns to read, row -> tuple in the table's column order).
@@ -64,11 +70,12 @@ _LOADERS: dict[str, tuple[str, list[str], Callable[[dict], tuple]]] = {
                      lambda r: (r["image_id"], r["scope"], r["target_id"], r["short"], r["detailed"],
                                 r["video_id"])),
     "segcap": ("segcap", ["image_id", "sample_id", "task", "granularity", "subtree", "source",
-                          "conversations", "masks", "mask_labels", "segment_ids"],
+                          "conversations", "masks", "mask_labels", "segment_ids", "verification"],
                lambda r: (r["image_id"], r["sample_id"], r["task"], r["granularity"], r["subtree"],
                           r["source"], _dump(r["conversations"] or []),
                           _dump([_mask(m) for m in r["masks"] or []]),
-                          _dump(r["mask_labels"] or []), _dump(r["segment_ids"] or []))),
+                          _dump(r["mask_labels"] or []), _dump(r["segment_ids"] or []),
+                          _verdicts(r.get("verification")))),
     "instructions": ("instructions", ["image_id", "sample_id", "source", "conversations",
                                       "capability_scores", "styles", "selected",
                                       "selection_method", "budget", "duplicate_of"],
@@ -106,7 +113,9 @@ class ReportStore:
                 observe("images", row)
         for config, (table, columns, to_tuple) in _LOADERS.items():
             placeholders = ", ".join("?" * len(_TABLES[table].split(",")))
-            for batch in dataset.iter_batches(config, BATCH_ROWS, columns):
+            # a column added to the contract later (e.g. verification) is read where every shard has it
+            present = shared_columns(dataset, config)
+            for batch in dataset.iter_batches(config, BATCH_ROWS, [c for c in columns if c in present]):
                 rows = batch.to_pylist()
                 self.db.executemany(f"INSERT INTO {table} VALUES ({placeholders})",
                                     [to_tuple(r) for r in rows])
@@ -178,3 +187,14 @@ class ReportStore:
 
     def rejects_listed(self, limit: int) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM rejects ORDER BY rowid LIMIT ?", (limit,)).fetchall()
+
+
+def shared_columns(dataset: DatasetDir, config: str) -> set[str]:
+    """The columns every shard of `config` has."""
+    import pyarrow.parquet as pq
+
+    names: set[str] | None = None
+    for path in dataset.shard_paths(config):
+        shard = set(pq.read_schema(path).names)
+        names = shard if names is None else names & shard
+    return names or set()
