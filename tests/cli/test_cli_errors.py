@@ -194,5 +194,5 @@ def test_publish_without_network_is_one_line(workspace, tmp_path):
     result = segcap("publish", str(tmp_path / "export"), "--repo-id", "org/name", cwd=workspace,
                     env={"HF_TOKEN": "hf_not_a_token", "HF_ENDPOINT": "http://127.0.0.1:9",
                          "HF_HUB_OFFLINE": "0", "PREFECT_HOME": str(tmp_path / "prefect-home")})
-    _check(result, 1, "could not connect", ["publish", "(no network)"])
+    _check(result, 1, "cannot reach the Hugging Face Hub", ["publish", "(no network)"])
     assert len((result.stdout + result.stderr).strip().splitlines()) == 1, result.stdout + result.stderr
