@@ -30,9 +30,14 @@ def read_config(dataset_path: str | Path, config: str, columns: list[str],
     return dataset.to_table(columns=present, filter=filter_expression)
 
 
+def one_of(column: str, values: list[str]):
+    """A filter `column in values`; typed, so an empty list is a filter that matches nothing."""
+    return pc.field(column).isin(pa.array(values, type=pa.string()))
+
+
 def rows_by_image(dataset_path: str | Path, config: str, columns: list[str],
                   image_ids: list[str]) -> dict[str, list[dict]]:
-    table = read_config(dataset_path, config, columns, pc.field("image_id").isin(image_ids))
+    table = read_config(dataset_path, config, columns, one_of("image_id", image_ids))
     grouped: dict[str, list[dict]] = {}
     for row in table.to_pylist():
         grouped.setdefault(row["image_id"], []).append(row)

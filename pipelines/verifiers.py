@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pyarrow.compute as pc
-
 from annotators.verify.runners import RulesRunner
-from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
+from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_config, rows_by_image
 from schemas.options.verify import VerifyOptions
 
 
@@ -50,7 +48,7 @@ def _own_similarities(runner, dataset_path, limit: int) -> list[float]:
                                                    "segment_ids"]).slice(0, limit).to_pylist()
     ids = sorted({s["image_id"] for s in samples})
     images = read_config(dataset_path, "images", ["image_id", "image", "file_name"],
-                         pc.field("image_id").isin(ids)).to_pylist()
+                         one_of("image_id", ids)).to_pylist()
     segments = rows_by_image(dataset_path, "segments", SEGMENT_COLUMNS, ids)
     evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, dataset_path),
                                              segments.get(r["image_id"], [])) for r in images}

@@ -11,11 +11,10 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from annotators.images import ImageError
 from annotators.verify.evidence import ImageEvidence, Verdict
-from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
+from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_config, rows_by_image
 from pipelines.stage import Stage, StageOutput
 from pipelines.verifiers import build_verifier
 from schemas.options.verify import VerifyOptions
@@ -38,7 +37,7 @@ class _VerifyBase(Stage):
     def _evidence(self, image_ids: list[str], output: StageOutput) -> dict[str, ImageEvidence]:
         ids = sorted(set(i for i in image_ids if i))
         images = read_config(self.dataset_path, "images", ["image_id", "image", "file_name"],
-                             pc.field("image_id").isin(ids)).to_pylist()
+                             one_of("image_id", ids)).to_pylist()
         segments = rows_by_image(self.dataset_path, "segments", SEGMENT_COLUMNS, ids)
         found = {}
         for row in images:
@@ -107,10 +106,10 @@ class VerifyDescriptionsStage(_VerifyBase):
         if not videos:
             return {}
         frames = read_config(self.dataset_path, "images", ["image_id", "video_id"],
-                             pc.field("video_id").isin(videos)).to_pylist()
+                             one_of("video_id", videos)).to_pylist()
         video_of = {f["image_id"]: f["video_id"] for f in frames}
         table = read_config(self.dataset_path, "segments", ["image_id", "track_id", "category"],
-                            pc.field("image_id").isin(sorted(video_of)))
+                            one_of("image_id", sorted(video_of)))
         found: dict[tuple, set[str]] = {}
         for seg in table.to_pylist():
             if seg.get("track_id") is not None and seg.get("category"):

@@ -124,3 +124,21 @@ def test_drop_failed_leaves_failed_samples_out_of_exports_and_readers(tmp_path):
     reader = SegCapTorchDataset(dataset.path, drop_failed=True)
     assert len(reader) == len(rows) - 1 and reader.dropped_failed == 1
     assert len(SegCapTorchDataset(dataset.path)) == len(rows)
+
+
+def test_a_batch_of_track_descriptions_alone_is_verified(tmp_path):
+    """Track descriptions carry no image_id: a batch of only those reads no image (an empty,
+    typed filter) and checks their category words against the track's boxes."""
+    from pipelines.verify import VerifyDescriptionsStage
+    from schemas.contract import table_from_rows
+
+    dataset = described_dataset(tmp_path / "data", seeds=(0,))
+    track = {"description_id": "t1", "image_id": None, "video_id": "v1", "scope": "track",
+             "target_id": "1", "short": "a red car", "detailed": "A car moving right.",
+             "attributes": [], "provenance": None}
+    stage = VerifyDescriptionsStage()
+    stage.dataset_path = str(dataset.path)
+    stage.setup()
+    output = stage.process(table_from_rows("descriptions", [track]))
+    verdicts = output.tables["descriptions"].column("verification").to_pylist()[0]
+    assert verdicts[0]["verdict"] == "unsure"  # no boxes of track 1 in v1: nothing to check against
