@@ -75,8 +75,8 @@ class VideoCardBuilder:
     def _strip(self, boxes, images: dict[str, dict], hex_colour: str) -> list[tuple[int | None, str]]:
         strip = []
         for box in boxes:
-            data = _image_bytes(images.get(box["image_id"]), self.dataset.path)
-            if data is None:
+            data, _why = _image_bytes(images.get(box["image_id"]), self.dataset.path)
+            if data is None:  # a frame that cannot be read is left out of the strip
                 continue
             try:
                 pixels = decode_image(data, self.max_pixels).pixels

@@ -81,14 +81,15 @@ def test_lgmot_export_is_read_by_track_id_like_lg_mot(tmp_path: Path, tiny_clip:
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "export (lgmot)" in result.output and "2 sequences" in result.output
-    for seq in ("MOT17-02-SDP", "dance-01"):
+    # MOT17's detector copies are one sequence at ingest, named without the detector suffix
+    for seq, source_seq in (("MOT17-02", "MOT17-02-SDP"), ("dance-01", "dance-01")):
         folder = out / seq
         # LG-MOT's loaders: torch.load, then emb[track_id] per gt box; the scene expanded per edge.
         instances = torch.load(folder / "gt/instance_language_prompts/seq_inst_prompts_embeddings_128.pt",
                                weights_only=True)
         scene = torch.load(folder / f"processed_data/embeddings/{seq}_prompt_embedding_all.pt",
                            weights_only=True).to(torch.float32)
-        gt_ids = {int(line.split(",")[1]) for line in (source / seq / "gt/gt.txt").read_text().splitlines()}
+        gt_ids = {int(line.split(",")[1]) for line in (source / source_seq / "gt/gt.txt").read_text().splitlines()}
         assert instances.shape == (max(gt_ids) + 1, 128) and scene.shape == (1, 256)
         assert scene.expand(5, -1).shape == (5, 256)
         texts = json.loads((folder / "gt/instance_language_prompts/language_prompts.json").read_text())

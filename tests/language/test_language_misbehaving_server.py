@@ -79,7 +79,7 @@ def test_a_huge_logprob_never_overflows_and_never_becomes_a_score():
     with FakeServer(default="huge_logprob") as server:
         backend = make_backend("openai", base_url=server.url, **FAST)
         [generation] = backend.generate(ask(choices=list("012345"), want_first_token_logprobs=True))
-        score, reason = read_score(generation, use_logprobs=True)
+        score, reason = read_score(generation, score_mode="expected")
         assert score is None and "malformed" in reason
 
 
