@@ -66,6 +66,9 @@ class RulesRunner:
         text = f"{row.get('short') or ''} {row.get('detailed') or ''}".strip()
         if row["scope"] == "track":
             return self._track(text, tracks.get((row.get("video_id"), row.get("target_id")), set()))
+        if row["scope"] == "scene" and row.get("image_id") is None:
+            return Verdict("unsure", None, "a video's scene description: its counts are not checked",
+                           ("video_scene",))
         image = evidence.get(row.get("image_id"))
         if image is None:
             return NO_IMAGE

@@ -66,6 +66,10 @@ def test_orchestration_demo_recipe_through_prefect_on_ray(tmp_path, prefect_serv
     assert report_ok.ok, report_ok.violations[:5]
     steps = {r["step"]: r for r in results}
     assert {"scenes", "photos", "mot", "llava", "describe", "score", "dedup", "select"} <= set(steps)
+    # every demo caption and description is true of its image, as far as the rules can check
+    for step in ("verify", "verify_descriptions"):
+        counters = steps[step]["counters"]
+        assert counters.get("verify_fail", 0) == 0 and counters.get("verify_pass", 0) > 0, counters
     for config in DatasetDir(out).configs():
         loaded = load_dataset(str(out), config, split="train")
         assert len(loaded) == DatasetDir(out).count(config)
