@@ -71,6 +71,21 @@ class SyntheticScene:
             for node in self.nodes()
         ]
 
+    def segment_rows(self, image_id: str) -> list[dict]:
+        """The scene as ground-truth `segments` rows of image `image_id` (parent links kept)."""
+        from schemas.masks import area, bbox
+
+        rows = []
+        for node in self.nodes():
+            rle = encode_array(node.mask)
+            rows.append({
+                "segment_id": f"{image_id}-{node.node_id}", "image_id": image_id,
+                "parent_id": f"{image_id}-{node.parent.node_id}" if node.parent else None,
+                "level": node.level, "mask": rle, "bbox": bbox(rle), "area": area(rle),
+                "category": node.name, "mask_source": "gt", "score": None, "track_id": None,
+            })
+        return rows
+
 
 # ---- shapes: boolean masks on the image grid -------------------------------------------------
 class _Canvas:

@@ -31,7 +31,6 @@ def build(root: Path, scenes: int, size: int):
     from pipelines.mine import MineStage
     from pipelines.runner import run_stage
     from schemas.contract import table_from_rows
-    from schemas.masks import area, bbox, encode_array
 
     synthetic, photos = DatasetDir(root / "synthetic"), DatasetDir(root / "photos")
     images, segments = [], []
@@ -39,13 +38,7 @@ def build(root: Path, scenes: int, size: int):
         scene = generate_scene(seed, (size, size))
         row = image_row(encode_png(scene.pixels), f"scene{seed}.png", "synthetic")
         images.append(row)
-        for node in scene.nodes():
-            rle = encode_array(node.mask)
-            segments.append({"segment_id": f"{row['image_id']}-{node.node_id}",
-                             "image_id": row["image_id"],
-                             "parent_id": f"{row['image_id']}-{node.parent.node_id}" if node.parent else None,
-                             "level": node.level, "mask": rle, "bbox": bbox(rle), "area": area(rle),
-                             "category": node.name, "mask_source": "gt"})
+        segments += scene.segment_rows(row["image_id"])
     _write(synthetic, {"images": images, "segments": segments}, table_from_rows)
     _write(photos, {"images": [image_row(encode_png(_photo(n)), f"{n}.png", "photos") for n in PHOTOS]},
            table_from_rows)

@@ -9,7 +9,6 @@ from annotators.images import encode_png, image_row
 from annotators.synthetic import generate_scene
 from pipelines.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
-from schemas.masks import area, bbox, encode_array
 
 SCENE_SIZE = (96, 96)
 
@@ -22,16 +21,7 @@ def tiny_model_dir(tmp_path_factory):
 
 
 def scene_segments(scene, image_id: str) -> list[dict]:
-    rows = []
-    for node in scene.nodes():
-        rle = encode_array(node.mask)
-        rows.append({
-            "segment_id": f"{image_id}-{node.node_id}", "image_id": image_id,
-            "parent_id": f"{image_id}-{node.parent.node_id}" if node.parent else None,
-            "level": node.level, "mask": rle, "bbox": bbox(rle), "area": area(rle),
-            "category": node.name, "mask_source": "gt", "score": None, "track_id": None,
-        })
-    return rows
+    return scene.segment_rows(image_id)
 
 
 @pytest.fixture

@@ -6,22 +6,13 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.report import build_report
-from schemas.contract import table_from_rows
 
-from ..verify.conftest import described_dataset
+from ..verify.conftest import described_dataset, plant_pink
 
 
 def test_report_shows_verdicts_and_failed_reasons(tmp_path, open_report, screenshot):
     dataset = described_dataset(tmp_path / "data", seeds=(0,))
-    rows = dataset.read("segcap").to_pylist()
-    wrong = rows[0]["sample_id"]
-    rows[0]["conversations"][1]["value"] = rows[0]["conversations"][1]["value"].replace(
-        "<p> ", "<p> pink ", 1)
-    dataset.remove_shards("segcap", "describe")
-    writer = dataset.shard_writer("segcap", "describe")
-    writer.write(table_from_rows("segcap", rows))
-    writer.close()
-    dataset.finalize()
+    wrong = plant_pink(dataset)
     assert CliRunner().invoke(app, ["verify", str(dataset.path)]).exit_code == 0
     report = build_report(dataset.path, tmp_path / "report.html").path
     page = open_report(report)

@@ -8,22 +8,26 @@ from annotators.images import encode_png, image_row
 from annotators.synthetic import generate_scene
 from pipelines.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
-from schemas.masks import area, bbox, encode_array
 
 SIZE = (128, 128)
 
 
-def scene_segments(scene, image_id: str) -> list[dict]:
-    rows = []
-    for node in scene.nodes():
-        rle = encode_array(node.mask)
-        rows.append({
-            "segment_id": f"{image_id}-{node.node_id}", "image_id": image_id,
-            "parent_id": f"{image_id}-{node.parent.node_id}" if node.parent else None,
-            "level": node.level, "mask": rle, "bbox": bbox(rle), "area": area(rle),
-            "category": node.name, "mask_source": "gt", "score": None, "track_id": None,
-        })
-    return rows
+def rewrite_segcap(dataset: DatasetDir, rows: list[dict]) -> None:
+    """Replace the describe step's segcap shards with `rows` (a test's edited captions)."""
+    dataset.remove_shards("segcap", "describe")
+    writer = dataset.shard_writer("segcap", "describe")
+    writer.write(table_from_rows("segcap", rows))
+    writer.close()
+    dataset.finalize()
+
+
+def plant_pink(dataset: DatasetDir) -> str:
+    """Make the first sample's first phrase say "pink" (a colour its region lacks); its id."""
+    rows = dataset.read("segcap").to_pylist()
+    answer = rows[0]["conversations"][1]
+    answer["value"] = answer["value"].replace("<p> ", "<p> pink ", 1)
+    rewrite_segcap(dataset, rows)
+    return rows[0]["sample_id"]
 
 
 def described_dataset(root, seeds=(0, 1, 2)) -> DatasetDir:
@@ -37,7 +41,7 @@ def described_dataset(root, seeds=(0, 1, 2)) -> DatasetDir:
         scene = generate_scene(seed, SIZE)
         row = image_row(encode_png(scene.pixels), f"scene{seed}.png", "synthetic")
         images.append(row)
-        segments += scene_segments(scene, row["image_id"])
+        segments += scene.segment_rows(row["image_id"])
     for config, rows in (("images", images), ("segments", segments)):
         writer = dataset.shard_writer(config, "fixture")
         writer.write(table_from_rows(config, rows))

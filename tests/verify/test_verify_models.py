@@ -20,7 +20,7 @@ from annotators.verify.clip import clip_verdicts
 from annotators.verify.lmm import PASS_AT
 from pipelines.cli import app
 
-from .conftest import described_dataset
+from .conftest import described_dataset, plant_pink
 
 runner = CliRunner()
 
@@ -76,24 +76,16 @@ def judge_url():
 
 def test_lmm_verifier_over_http_fails_the_phrases_the_judge_rejects(tmp_path, judge_url):
     dataset = described_dataset(tmp_path / "data", seeds=(0,))
-    rows = read(dataset, "segcap")
-    target = rows[0]["conversations"][1]["value"]
-    rows[0]["conversations"][1]["value"] = target.replace("<p> a ", "<p> a pink ", 1)
-    from schemas.contract import table_from_rows
-
-    dataset.remove_shards("segcap", "describe")
-    writer = dataset.shard_writer("segcap", "describe")
-    writer.write(table_from_rows("segcap", rows))
-    writer.close()
-    dataset.finalize()
+    wrong = plant_pink(dataset)
     result = runner.invoke(app, ["verify", str(dataset.path), "--verifier", "lmm",
                                  "--base-url", judge_url])
     assert result.exit_code == 0, result.output
     by_id = {r["sample_id"]: r for r in read(dataset, "segcap")}
-    first = by_id[rows[0]["sample_id"]]["verification"]
+    first = by_id[wrong]["verification"]
     assert first[0]["verdict"] == "fail" and first[0]["score"] < 0.1
     assert first[0]["verifier"] == "lmm" and first[0]["provenance"]["backend"] == "openai"
-    others = [e for r in by_id.values() for e in r["verification"]][1:]
+    others = [e for sid, r in by_id.items() for k, e in enumerate(r["verification"])
+              if (sid, k) != (wrong, 0)]
     assert others and all(e["verdict"] == "pass" and e["score"] > 0.9 for e in others)
     # each request showed one image (the highlighted region) and asked about one phrase
     question = Judge.seen[0]["messages"][-1]["content"]

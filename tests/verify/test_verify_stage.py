@@ -11,7 +11,7 @@ from pipelines.cli import app
 from pipelines.validate import validate_dataset
 from schemas.contract import VERDICTS
 
-from .conftest import described_dataset
+from .conftest import described_dataset, plant_pink, rewrite_segcap
 
 runner = CliRunner()
 
@@ -55,13 +55,7 @@ def test_max_fail_share_turns_failures_into_a_failing_exit(tmp_path):
                 for colour in ("grey", "black", "purple", "brown", "blue", "orange", "red",
                                "green", "cyan", "yellow", "white"):
                     turn["value"] = turn["value"].replace(f" {colour} ", " pink ")
-    from schemas.contract import table_from_rows
-
-    dataset.remove_shards("segcap", "describe")
-    writer = dataset.shard_writer("segcap", "describe")
-    writer.write(table_from_rows("segcap", rows))
-    writer.close()
-    dataset.finalize()
+    rewrite_segcap(dataset, rows)
     result = runner.invoke(app, ["verify", str(dataset.path), "--max-fail-share", "0.05"])
     output = " ".join(result.output.split())
     assert result.exit_code == 1, output
@@ -98,16 +92,7 @@ def test_drop_failed_leaves_failed_samples_out_of_exports_and_readers(tmp_path):
 
     dataset = described_dataset(tmp_path / "data", seeds=(0, 1))
     rows = read(dataset, "segcap")
-    from schemas.contract import table_from_rows
-
-    wrong = rows[0]["sample_id"]
-    rows[0]["conversations"][1]["value"] = rows[0]["conversations"][1]["value"].replace(
-        "<p> ", "<p> pink ", 1)
-    dataset.remove_shards("segcap", "describe")
-    writer = dataset.shard_writer("segcap", "describe")
-    writer.write(table_from_rows("segcap", rows))
-    writer.close()
-    dataset.finalize()
+    wrong = plant_pink(dataset)
     assert runner.invoke(app, ["verify", str(dataset.path)]).exit_code == 0
     failed = {r["sample_id"] for r in read(dataset, "segcap")
               if any(e["verdict"] == "fail" for e in r["verification"])}
