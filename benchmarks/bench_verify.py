@@ -58,13 +58,14 @@ def _write(dataset, tables, table_from_rows):
 
 def load(dataset):
     from annotators.verify.evidence import ImageEvidence
+    from pipelines.image_source import DatasetImages
     from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
     from schemas.contract import column_names
 
     samples = read_config(dataset.path, "segcap", column_names("segcap")).to_pylist()
     ids = sorted({s["image_id"] for s in samples})
     segments = rows_by_image(dataset.path, "segments", SEGMENT_COLUMNS, ids)
-    evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, dataset.path),
+    evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, DatasetImages(dataset.path)),
                                              segments.get(r["image_id"], []))
                 for r in read_config(dataset.path, "images", ["image_id", "image", "file_name"]).to_pylist()}
     vocabulary = sorted({s["category"] for g in segments.values() for s in g if s.get("category")})

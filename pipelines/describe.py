@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from annotators.backends import make_backend
 from annotators.backends.base import take_counters
@@ -23,6 +22,7 @@ from annotators.describe.describer import ImageDescriber, ImageItem
 from annotators.describe.video import VideoDescriber, plan_video
 from annotators.images import ImageError, decode_image
 from pipelines.image_source import DatasetImages
+from pipelines.side_inputs import read_config, rows_by_image
 from pipelines.stage import Stage, StageOutput
 from schemas.options.language import DescribeOptions
 
@@ -70,19 +70,10 @@ class DescribeStage(Stage):
 
     # ---- reading from the dataset directory ---------------------------------------------
     def _read(self, config: str, columns: list[str], filter_expression) -> pa.Table:
-        directory = Path(self.dataset_path or ".") / config
-        if not any(directory.glob("*.parquet")):
-            return pa.table({c: [] for c in columns})
-        dataset = ds.dataset(sorted(directory.glob("*.parquet")), format="parquet")
-        present = [c for c in columns if c in dataset.schema.names]
-        return dataset.to_table(columns=present, filter=filter_expression)
+        return read_config(self.dataset_path or ".", config, columns, filter_expression)
 
     def _segments(self, image_ids: list[str]) -> dict[str, list[dict]]:
-        table = self._read("segments", SEGMENT_COLUMNS, pc.field("image_id").isin(image_ids))
-        grouped: dict[str, list[dict]] = {}
-        for row in table.to_pylist():
-            grouped.setdefault(row["image_id"], []).append(row)
-        return grouped
+        return rows_by_image(self.dataset_path or ".", "segments", SEGMENT_COLUMNS, image_ids)
 
     def _pixels(self, row: dict) -> np.ndarray:
         image = row["image"] or {}

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from annotators.images import decode_image, read_image_bytes, resolve_inside
+from annotators.images import decode_image
+from pipelines.image_source import DatasetImages
 
 SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "bbox", "area",
                    "category", "mask_source", "is_crowd", "track_id"]
@@ -44,10 +45,10 @@ def rows_by_image(dataset_path: str | Path, config: str, columns: list[str],
     return grouped
 
 
-def image_pixels(row: dict, dataset_path: str | Path) -> np.ndarray:
-    """The RGB pixels of an `images` row: embedded bytes, else a path inside the dataset."""
+def image_pixels(row: dict, images: DatasetImages) -> np.ndarray:
+    """The RGB pixels of an `images` row, read under the project's one rule (`DatasetImages`:
+    inside the dataset directory or a recorded image root, else an ImageError reject)."""
     image = row.get("image") or {}
-    data = image.get("bytes")
-    if data is None:
-        data = read_image_bytes(resolve_inside(dataset_path, image.get("path") or row["file_name"]))
-    return decode_image(data).pixels
+    if image.get("bytes") is None and not image.get("path"):
+        image = {"bytes": None, "path": row.get("file_name")}
+    return decode_image(images.read(image)).pixels

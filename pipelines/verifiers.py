@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from annotators.verify.runners import RulesRunner
+from pipelines.image_source import DatasetImages
 from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_config, rows_by_image
 from schemas.options.verify import VerifyOptions
 
@@ -50,7 +51,8 @@ def _own_similarities(runner, dataset_path, limit: int) -> list[float]:
     images = read_config(dataset_path, "images", ["image_id", "image", "file_name"],
                          one_of("image_id", ids)).to_pylist()
     segments = rows_by_image(dataset_path, "segments", SEGMENT_COLUMNS, ids)
-    evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, dataset_path),
+    images_source = DatasetImages(dataset_path)
+    evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, images_source),
                                              segments.get(r["image_id"], [])) for r in images}
     own = []
     for sample in samples:

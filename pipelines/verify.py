@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from annotators.images import ImageError
 from annotators.verify.evidence import ImageEvidence, Verdict
+from pipelines.image_source import DatasetImages
 from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_config, rows_by_image
 from pipelines.stage import Stage, StageOutput
 from pipelines.verifiers import build_verifier
@@ -32,6 +33,7 @@ class _VerifyBase(Stage):
         vocabulary = sorted({c for c in table.column("category").to_pylist() if c}) \
             if "category" in table.column_names else []
         created_at = self.settings.created_at or datetime.now(UTC).isoformat(timespec="seconds")
+        self.images = DatasetImages(self.dataset_path)
         self.verifier = build_verifier(self.settings, vocabulary, created_at, self.dataset_path)
 
     def _evidence(self, image_ids: list[str], output: StageOutput) -> dict[str, ImageEvidence]:
@@ -42,7 +44,7 @@ class _VerifyBase(Stage):
         found = {}
         for row in images:
             try:
-                pixels = image_pixels(row, self.dataset_path)
+                pixels = image_pixels(row, self.images)
             except ImageError as exc:
                 output.reject(self.name, row["image_id"], exc.reason, str(exc))
                 continue

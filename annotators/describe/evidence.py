@@ -28,6 +28,18 @@ MIN_COLOUR_SHARE = 0.2  # a colour is named only if it covers at least this shar
 MAX_COLOUR_SAMPLES = 20_000
 
 
+def nearest_colour(rgb: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Index into COLOUR_PROTOTYPES of the nearest prototype (CIELAB) of each RGB value (N, 3);
+    chunked, so the temporary is bounded whatever N is."""
+    lab = rgb2lab(rgb[None, :, :3].astype(np.uint8))[0]
+    prototypes = _PROTOTYPES_LAB[None]
+    nearest = np.empty(len(lab), dtype=np.uint8)
+    for start in range(0, len(lab), chunk):
+        part = lab[start:start + chunk]
+        nearest[start:start + len(part)] = np.argmin(((part[:, None, :] - prototypes) ** 2).sum(-1), axis=1)
+    return nearest
+
+
 def colour_names(pixels: np.ndarray, mask: np.ndarray, max_colours: int = 2) -> list[tuple[str, float]]:
     """The main colour names of the masked pixels with their shares, most common first."""
     values = pixels[mask.astype(bool)]
@@ -35,8 +47,7 @@ def colour_names(pixels: np.ndarray, mask: np.ndarray, max_colours: int = 2) -> 
         return []
     if len(values) > MAX_COLOUR_SAMPLES:  # a fixed stride keeps it deterministic and bounded
         values = values[:: len(values) // MAX_COLOUR_SAMPLES + 1]
-    lab = rgb2lab(values[None, :, :3].astype(np.uint8))[0]
-    nearest = np.argmin(((lab[:, None, :] - _PROTOTYPES_LAB[None]) ** 2).sum(-1), axis=1)
+    nearest = nearest_colour(values)
     counts = np.bincount(nearest, minlength=len(_NAMES)) / len(nearest)
     order = np.argsort(-counts, kind="stable")
     named = [(_NAMES[i], float(counts[i])) for i in order if counts[i] >= MIN_COLOUR_SHARE]

@@ -9,25 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from skimage.color import rgb2lab
 
-from annotators.describe.evidence import COLOUR_PROTOTYPES
+from annotators.describe.evidence import COLOUR_PROTOTYPES, nearest_colour
 from schemas.masks import decode
 
 _NAMES = list(COLOUR_PROTOTYPES)
-_PROTOTYPES_LAB = rgb2lab(np.array([list(COLOUR_PROTOTYPES.values())], dtype=np.uint8))[0]
 
 
 def colour_index(pixels: np.ndarray) -> np.ndarray:
-    """Per pixel, the index of the nearest colour prototype in CIELAB (the rule of
-    `evidence.colour_names`), computed once per image so each phrase's colour check is a count."""
-    lab = rgb2lab(pixels[..., :3].astype(np.uint8)).reshape(-1, 3).astype(np.float32)
-    nearest = np.empty(len(lab), dtype=np.uint8)
-    for start in range(0, len(lab), 65_536):  # bounded temporary: chunk x prototypes x 3
-        chunk = lab[start:start + 65_536]
-        nearest[start:start + len(chunk)] = np.argmin(
-            ((chunk[:, None, :] - _PROTOTYPES_LAB[None].astype(np.float32)) ** 2).sum(-1), axis=1)
-    return nearest.reshape(pixels.shape[:2])
+    """Per pixel, the nearest colour prototype (the rule of `evidence.colour_names`), computed
+    once per image so each phrase's colour check is a count."""
+    return nearest_colour(pixels.reshape(-1, pixels.shape[-1])).reshape(pixels.shape[:2])
 
 
 def colour_shares(index: np.ndarray, mask: np.ndarray) -> dict[str, float]:

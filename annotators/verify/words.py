@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 
 from annotators.describe.evidence import COLOUR_PROTOTYPES
+from schemas.grounding import text_label
 
 # Synonyms map onto the 12 basic colour prototypes the evidence measures.
 COLOUR_WORDS: dict[str, str] = {name: name for name in COLOUR_PROTOTYPES} | {
@@ -50,11 +51,9 @@ def side_words(text: str) -> list[str]:
 
 
 def category_text(name: str | None) -> str:
-    """A dataset class name as words: "sky-other-merged" -> "sky", "static_persons" -> "static persons"."""
-    if not name:
-        return ""
-    cleaned = re.sub(r"(-other)?-merged$|-other$|-stuff$", "", name.strip().lower())
-    return re.sub(r"[_\s]+", " ", cleaned.replace("-", " ")).strip()
+    """A dataset class name as lower-case words (`schemas.grounding.text_label`, the captions'
+    rule), with "-" as a space so "traffic-light" matches "traffic light"."""
+    return (text_label(name) or "").lower().replace("-", " ") if name else ""
 
 
 def singular(word: str) -> str:

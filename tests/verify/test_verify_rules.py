@@ -11,6 +11,7 @@ from annotators.verify.captions import grounded_phrases
 from annotators.verify.coverage import caption_coverage
 from annotators.verify.evidence import ImageEvidence
 from annotators.verify.runners import RulesRunner
+from pipelines.image_source import DatasetImages
 from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
 from schemas.contract import column_names
 
@@ -21,7 +22,7 @@ def material(described):
     samples = read_config(path, "segcap", column_names("segcap")).to_pylist()
     ids = sorted({s["image_id"] for s in samples})
     segments = rows_by_image(path, "segments", SEGMENT_COLUMNS, ids)
-    evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, path), segments[r["image_id"]])
+    evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, DatasetImages(path)), segments[r["image_id"]])
                 for r in read_config(path, "images", ["image_id", "image", "file_name"]).to_pylist()}
     vocabulary = sorted({s["category"] for group in segments.values() for s in group} | {"robot", "house"})
     return samples, evidence, RulesRunner(vocabulary, "2026-01-01T00:00:00+00:00")
@@ -106,7 +107,7 @@ def test_scene_counts_are_checked_against_instances(described):
     segments = rows_by_image(path, "segments", SEGMENT_COLUMNS, [scene["image_id"]])[scene["image_id"]]
     images = read_config(path, "images", ["image_id", "image", "file_name"]).to_pylist()
     row = next(r for r in images if r["image_id"] == scene["image_id"])
-    image = {scene["image_id"]: ImageEvidence(scene["image_id"], image_pixels(row, path), segments)}
+    image = {scene["image_id"]: ImageEvidence(scene["image_id"], image_pixels(row, DatasetImages(path)), segments)}
     runner = RulesRunner(sorted({s["category"] for s in segments}), "t")
     right = runner.description_verdict(scene, image, {})
     assert right.verdict == "pass", right.reason
