@@ -39,21 +39,41 @@ def _clip(settings: VerifyOptions, vocabulary, created_at, dataset_path):
                        "calibrated_on": len(own)})
 
 
+def load_evidence(dataset_path, images: DatasetImages, image_ids) -> tuple[dict, list]:
+    """ImageEvidence (pixels + segment rows) per image id, and (image_id, ImageError) for the
+    images that cannot be read: one read of `images` and `segments`, filtered to the ids."""
+    from annotators.images import ImageError
+    from annotators.verify.evidence import ImageEvidence
+
+    ids = sorted({i for i in image_ids if i})
+    rows = read_config(dataset_path, "images", ["image_id", "image", "file_name"],
+                       one_of("image_id", ids)).to_pylist()
+    segments = rows_by_image(dataset_path, "segments", SEGMENT_COLUMNS, ids)
+    found, failed = {}, []
+    for row in rows:
+        try:
+            pixels = image_pixels(row, images)
+        except ImageError as exc:
+            failed.append((row["image_id"], exc))
+            continue
+        found[row["image_id"]] = ImageEvidence(row["image_id"], pixels, segments.get(row["image_id"], []))
+    return found, failed
+
+
 def _own_similarities(runner, dataset_path, limit: int) -> list[float]:
     """Each phrase's similarity to its own region, over the first `limit` segcap samples."""
     from annotators.verify.captions import grounded_phrases
-    from annotators.verify.evidence import ImageEvidence
     from annotators.verify.runners import _mask
+    from pipelines.dataset_dir import DatasetDir
 
-    samples = read_config(dataset_path, "segcap", ["image_id", "conversations", "masks",
-                                                   "segment_ids"]).slice(0, limit).to_pylist()
-    ids = sorted({s["image_id"] for s in samples})
-    images = read_config(dataset_path, "images", ["image_id", "image", "file_name"],
-                         one_of("image_id", ids)).to_pylist()
-    segments = rows_by_image(dataset_path, "segments", SEGMENT_COLUMNS, ids)
-    images_source = DatasetImages(dataset_path)
-    evidence = {r["image_id"]: ImageEvidence(r["image_id"], image_pixels(r, images_source),
-                                             segments.get(r["image_id"], [])) for r in images}
+    samples = []  # only the first `limit` rows are read, never the whole config
+    for batch in DatasetDir(dataset_path).iter_batches(
+            "segcap", min(limit, 256), ["image_id", "conversations", "masks", "segment_ids"]):
+        samples.extend(batch.to_pylist()[: limit - len(samples)])
+        if len(samples) >= limit:
+            break
+    evidence, _ = load_evidence(dataset_path, DatasetImages(dataset_path),
+                                [s["image_id"] for s in samples])
     own = []
     for sample in samples:
         image = evidence.get(sample["image_id"])

@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from annotators.images import ImageError
 from annotators.verify.evidence import ImageEvidence, Verdict
 from pipelines.image_source import DatasetImages
-from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_config, rows_by_image
+from pipelines.side_inputs import one_of, read_config
 from pipelines.stage import Stage, StageOutput
-from pipelines.verifiers import build_verifier
+from pipelines.verifiers import build_verifier, load_evidence
 from schemas.options.verify import VerifyOptions
 
 
@@ -37,19 +36,9 @@ class _VerifyBase(Stage):
         self.verifier = build_verifier(self.settings, vocabulary, created_at, self.dataset_path)
 
     def _evidence(self, image_ids: list[str], output: StageOutput) -> dict[str, ImageEvidence]:
-        ids = sorted(set(i for i in image_ids if i))
-        images = read_config(self.dataset_path, "images", ["image_id", "image", "file_name"],
-                             one_of("image_id", ids)).to_pylist()
-        segments = rows_by_image(self.dataset_path, "segments", SEGMENT_COLUMNS, ids)
-        found = {}
-        for row in images:
-            try:
-                pixels = image_pixels(row, self.images)
-            except ImageError as exc:
-                output.reject(self.name, row["image_id"], exc.reason, str(exc))
-                continue
-            found[row["image_id"]] = ImageEvidence(row["image_id"], pixels,
-                                                   segments.get(row["image_id"], []))
+        found, failed = load_evidence(self.dataset_path, self.images, image_ids)
+        for image_id, exc in failed:
+            output.reject(self.name, image_id, exc.reason, str(exc))
         return found
 
     def _count(self, verdicts: list[Verdict], output: StageOutput) -> None:
