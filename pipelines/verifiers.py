@@ -8,7 +8,7 @@ from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_co
 from schemas.options.verify import VerifyOptions
 
 
-def build_verifier(settings: VerifyOptions, vocabulary: list[str], created_at: str,
+def build_verifier(settings: VerifyOptions, vocabulary: list[str], created_at: str | None,
                    dataset_path: str | None) -> RulesRunner:
     if settings.verifier == "rules":
         return RulesRunner(vocabulary, created_at, params={"thresholds": "annotators.verify.rules"})

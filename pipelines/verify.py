@@ -8,7 +8,6 @@ per description. Images and segments are read per batch, filtered to the batch's
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -31,7 +30,9 @@ class _VerifyBase(Stage):
         table = read_config(self.dataset_path, "segments", ["category"])
         vocabulary = sorted({c for c in table.column("category").to_pylist() if c}) \
             if "category" in table.column_names else []
-        created_at = self.settings.created_at or datetime.now(UTC).isoformat(timespec="seconds")
+        # None lets provenance take the step's pinned time (the engine pins it around setup),
+        # so a resumed or repeated step writes the same created_at
+        created_at = self.options.get("created_at")
         self.images = DatasetImages(self.dataset_path)
         self.verifier = build_verifier(self.settings, vocabulary, created_at, self.dataset_path)
 

@@ -22,7 +22,7 @@ NO_IMAGE = Verdict("unsure", None, "the sample's image is not in the dataset", (
 class RulesRunner:
     name = "rules"
 
-    def __init__(self, vocabulary: list[str], created_at: str, params: dict | None = None,
+    def __init__(self, vocabulary: list[str], created_at: str | None, params: dict | None = None,
                  backend: str = "", model: str = ""):
         self.vocabulary = vocabulary
         self.provenance = make_provenance(annotator=f"verify-{self.name}", backend=backend,

@@ -127,3 +127,20 @@ def test_a_batch_of_track_descriptions_alone_is_verified(tmp_path):
     output = stage.process(table_from_rows("descriptions", [track]))
     verdicts = output.tables["descriptions"].column("verification").to_pylist()[0]
     assert verdicts[0]["verdict"] == "unsure"  # no boxes of track 1 in v1: nothing to check against
+
+
+def test_verify_provenance_time_is_the_steps_pinned_time(tmp_path):
+    """The engine pins one created_at per step around setup (so a resumed step writes the same
+    time); the verify stage must take that time, not read the clock."""
+    from pipelines.verify import VerifyStage
+    from schemas.provenance import pinned_created_at
+
+    dataset = described_dataset(tmp_path / "data", seeds=(0,))
+    stage = VerifyStage()
+    stage.dataset_path = str(dataset.path)
+    with pinned_created_at("2000-01-01T00:00:00+00:00"):
+        stage.setup()
+    output = stage.process(dataset.read("segcap"))
+    times = {e["provenance"]["created_at"] for v in output.tables["segcap"].column("verification").to_pylist()
+             for e in v}
+    assert times == {"2000-01-01T00:00:00+00:00"}
