@@ -131,3 +131,36 @@ def build_tiny_clip(path: str | Path, *, projection_dim: int = 256, hidden: int 
         projection_dim=projection_dim)
     CLIPModel(config).save_pretrained(path)
     return path
+
+
+def build_tiny_sam(path: str | Path, *, seed: int = 0, image_size: int = 128) -> Path:
+    """Write a loadable tiny random SAM (config, weights, processor) to `path`: loaded with
+    SamModel/SamProcessor exactly as a real checkpoint folder is."""
+    import torch
+    from transformers import (
+        SamConfig,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
+    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+
+    path = Path(path)
+    config = SamConfig(
+        vision_config=SamVisionConfig(
+            hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
+            image_size=image_size, patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64,
+            num_pos_feats=16, initializer_range=0.02),
+        prompt_encoder_config=SamPromptEncoderConfig(hidden_size=32, image_size=image_size,
+                                                     patch_size=16, mask_input_channels=4),
+        mask_decoder_config=SamMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=2,
+                                                 num_attention_heads=2, iou_head_hidden_dim=32),
+    )
+    torch.manual_seed(seed)
+    SamModel(config).save_pretrained(path)
+    processor = SamImageProcessorPil(size={"longest_edge": image_size},
+                                     pad_size={"height": image_size, "width": image_size})
+    SamProcessor(image_processor=processor).save_pretrained(path)
+    return path

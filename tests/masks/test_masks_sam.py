@@ -13,33 +13,9 @@ from schemas.options.masks import SamOptions
 
 @pytest.fixture(scope="module")
 def tiny_sam(tmp_path_factory):
-    import torch
-    from transformers import (
-        SamConfig,
-        SamMaskDecoderConfig,
-        SamModel,
-        SamProcessor,
-        SamPromptEncoderConfig,
-        SamVisionConfig,
-    )
-    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+    from annotators.backends.tiny_model import build_tiny_sam
 
-    config = SamConfig(
-        vision_config=SamVisionConfig(
-            hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
-            image_size=128, patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64,
-            num_pos_feats=16, initializer_range=0.02),
-        prompt_encoder_config=SamPromptEncoderConfig(hidden_size=32, image_size=128, patch_size=16,
-                                                     mask_input_channels=4),
-        mask_decoder_config=SamMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=2,
-                                                 num_attention_heads=2, iou_head_hidden_dim=32),
-    )
-    torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("tiny-sam")
-    SamModel(config).save_pretrained(directory)
-    processor = SamImageProcessorPil(size={"longest_edge": 128}, pad_size={"height": 128, "width": 128})
-    SamProcessor(image_processor=processor).save_pretrained(directory)
-    return str(directory)
+    return str(build_tiny_sam(tmp_path_factory.mktemp("tiny-sam")))
 
 
 def permissive(model: str, **overrides) -> SamOptions:

@@ -244,33 +244,11 @@ def test_gt_detections_divide_through_the_stage(tmp_path):
 def test_sam_detections_divide(tmp_path):
     """SAM as the divide step (tiny random SAM saved and loaded like a user's model): detections
     at or below the score floor are dropped and counted, the rest go through the rules."""
-    import torch
-    from transformers import (
-        SamConfig,
-        SamMaskDecoderConfig,
-        SamModel,
-        SamProcessor,
-        SamPromptEncoderConfig,
-        SamVisionConfig,
-    )
-    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
-
+    from annotators.backends.tiny_model import build_tiny_sam
     from annotators.masks.sam import SamSource
     from schemas.options.masks import SamOptions
 
-    config = SamConfig(
-        vision_config=SamVisionConfig(
-            hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
-            image_size=128, patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64,
-            num_pos_feats=16),
-        prompt_encoder_config=SamPromptEncoderConfig(hidden_size=32, image_size=128, patch_size=16,
-                                                     mask_input_channels=4),
-        mask_decoder_config=SamMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=2,
-                                                 num_attention_heads=2, iou_head_hidden_dim=32))
-    torch.manual_seed(0)
-    SamModel(config).save_pretrained(tmp_path / "sam")
-    SamProcessor(image_processor=SamImageProcessorPil(
-        size={"longest_edge": 128}, pad_size={"height": 128, "width": 128})).save_pretrained(tmp_path / "sam")
+    build_tiny_sam(tmp_path / "sam")
     sam = SamSource(SamOptions(model=str(tmp_path / "sam"), points_per_side=4, points_per_batch=8,
                                pred_iou_thresh=0.0, stability_score_thresh=0.0,
                                stability_score_offset=0.05, min_region_area=10, nms_iou=0.95))
