@@ -52,30 +52,26 @@ def divide(rles: list[dict], height: int, width: int, min_share: float = INSTANC
 def windowed_nms(rles: list[dict], threshold: float, window: int = 4) -> list[int]:
     """Kept indices (in area order, largest first): each kept mask suppresses, among the next
     `window` masks, those with IoU > threshold."""
-    areas = [int(coco_mask.area(r)) for r in rles]
-    order = sorted(range(len(rles)), key=lambda i: -areas[i])  # stable: ties keep input order
-    ious = iou_matrix([rles[i] for i in order])
-    kept = [True] * len(order)
-    for rank in range(len(order)):
-        if not kept[rank]:
-            continue
-        for later in range(rank + 1, min(len(order), rank + 1 + window)):
-            if ious[rank, later] > threshold:
-                kept[later] = False
-    return [order[rank] for rank in range(len(order)) if kept[rank]]
+    return _window_sweep(rles, threshold, window, protected=[])
 
 
 def protected_nms(protected: list[dict], rles: list[dict], threshold: float,
                   window: int = 4) -> list[int]:
     """Indices into `rles` that survive: not IoU > threshold with any protected mask, then the
     windowed NMS among the survivors (a mask dropped by a protected one suppresses nothing)."""
+    return _window_sweep(rles, threshold, window, protected)
+
+
+def _window_sweep(rles: list[dict], threshold: float, window: int, protected: list[dict]) -> list[int]:
     areas = [int(coco_mask.area(r)) for r in rles]
-    order = sorted(range(len(rles)), key=lambda i: -areas[i])
+    order = sorted(range(len(rles)), key=lambda i: -areas[i])  # stable: ties keep input order
     if not order:
         return []
-    against = np.asarray(coco_mask.iou([rles[i] for i in order], protected, [0] * len(protected)),
-                         dtype=np.float64).reshape(len(order), len(protected))
-    kept = [not (row > threshold).any() for row in against]
+    kept = [True] * len(order)
+    if protected:
+        against = np.asarray(coco_mask.iou([rles[i] for i in order], protected, [0] * len(protected)),
+                             dtype=np.float64).reshape(len(order), len(protected))
+        kept = [not (row > threshold).any() for row in against]
     ious = iou_matrix([rles[i] for i in order])
     for rank in range(len(order)):
         if not kept[rank]:
