@@ -28,7 +28,10 @@ class ClipTextEncoder:
 
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # a full CLIP's unused vision weights are expected
+        from annotators.model_loading import resolve_model
+
         try:
+            resolve_model(self.model_name, kind="CLIP text model")  # fails in seconds, not after retries
             config = AutoConfig.from_pretrained(self.model_name, trust_remote_code=False)
             if hasattr(config, "text_config"):
                 # A full CLIP keeps projection_dim at the top level; the text config alone would

@@ -88,9 +88,15 @@ class ModelFeatures:
         import torch
         from transformers import AutoImageProcessor, AutoModel
 
+        from annotators.model_loading import load_failure, resolve_model
+
         torch.set_grad_enabled(False)
-        self.processor = AutoImageProcessor.from_pretrained(model)
-        self.model = AutoModel.from_pretrained(model).to(device).eval()
+        target = resolve_model(model, kind="feature model")  # fails in seconds, in one line
+        try:
+            self.processor = AutoImageProcessor.from_pretrained(target)
+            self.model = AutoModel.from_pretrained(target).to(device).eval()
+        except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+            raise load_failure(model, exc) from None
         self.device = device
         self.name = f"model:{model}"
         self.patch = int(self.model.config.patch_size)

@@ -29,10 +29,16 @@ class ClipVerifier:
         import torch
         from transformers import AutoModel, AutoProcessor
 
+        from annotators.model_loading import load_failure, resolve_model
+
         self.torch = torch
         self.model_id, self.device, self.margin = model, device, margin
-        self.processor = AutoProcessor.from_pretrained(model, trust_remote_code=trust_remote_code)
-        self.model = AutoModel.from_pretrained(model, trust_remote_code=trust_remote_code)
+        target = resolve_model(model, kind="CLIP model")  # fails in seconds, in one line
+        try:
+            self.processor = AutoProcessor.from_pretrained(target, trust_remote_code=trust_remote_code)
+            self.model = AutoModel.from_pretrained(target, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
+            raise load_failure(model, exc) from None
         self.model.to(device).eval()
 
     def _normalised(self, features) -> np.ndarray:

@@ -149,3 +149,15 @@ def test_clip_rule_catches_swapped_phrases():
     # two identical phrases (two trees) are not a swap of each other
     same = clip_verdicts(np.array([[0.3, 0.31], [0.3, 0.3]]), ["a tree", "a tree"], 0.2, 0.0)
     assert [v.verdict for v in same] == ["pass", "pass"]
+
+
+def test_clip_model_that_is_not_there_fails_fast_in_one_line(tmp_path):
+    import time
+
+    dataset = described_dataset(tmp_path / "data", seeds=(0,))
+    started = time.monotonic()
+    result = runner.invoke(app, ["verify", str(dataset.path), "--verifier", "clip",
+                                 "--model", str(tmp_path / "no-such-clip")])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1 and "does not exist" in output and "no-such-clip" in output
+    assert time.monotonic() - started < 10
