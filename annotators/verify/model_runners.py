@@ -24,12 +24,16 @@ def mask_box(mask: np.ndarray) -> list[float]:
             float(ys.max() - ys.min() + 1)]
 
 
+def _usable(mask: np.ndarray | None, image: ImageEvidence) -> bool:
+    return mask is not None and mask.shape == image.shape and bool(mask.any())
+
+
 class _ModelRunner(RulesRunner):
     def judge(self, texts: list[str], masks: list[np.ndarray], image: ImageEvidence) -> list[Verdict]:
         raise NotImplementedError
 
     def phrase_verdicts(self, phrases: list[GroundedPhrase], masks, image: ImageEvidence):
-        usable = [i for i, m in enumerate(masks) if m is not None and m.shape == image.shape and m.any()]
+        usable = [i for i, m in enumerate(masks) if _usable(m, image)]
         judged = dict(zip(usable, self.judge([phrases[i].text for i in usable],
                                              [masks[i] for i in usable], image), strict=True))
         return [judged.get(i) or _missing_mask(p) for i, p in enumerate(phrases)]
@@ -66,10 +70,22 @@ class LmmRunner(_ModelRunner):
 
     def __init__(self, vocabulary, created_at, backend, backend_name: str, model: str):
         super().__init__(vocabulary, created_at, {"question": QUESTION}, backend=backend_name,
-                         model=model)
-        self.provenance["prompt_sha256"] = __import__("hashlib").sha256(QUESTION.encode()).hexdigest()
+                         model=model, prompt=QUESTION)
         self.backend = backend
 
     def judge(self, texts, masks, image):
-        requests = [verify_request(image.pixels, m, t) for t, m in zip(texts, masks, strict=True)]
+        return self._ask([(t, m, image) for t, m in zip(texts, masks, strict=True)])
+
+    def phrase_verdicts_batch(self, captions):
+        """Every usable phrase of the batch in ONE backend call (vLLM / a server batch it)."""
+        asked = [(c, i) for c, (phrases, masks, image) in enumerate(captions)
+                 for i, m in enumerate(masks) if _usable(m, image)]
+        answers = iter(self._ask([(captions[c][0][i].text, captions[c][1][i], captions[c][2])
+                                  for c, i in asked]))
+        judged = {key: next(answers) for key in asked}
+        return [[judged.get((c, i)) or _missing_mask(p) for i, p in enumerate(phrases)]
+                for c, (phrases, _, _) in enumerate(captions)]
+
+    def _ask(self, items: list[tuple]) -> list[Verdict]:
+        requests = [verify_request(image.pixels, mask, text) for text, mask, image in items]
         return [lmm_verdict(g) for g in self.backend.generate(requests)]

@@ -23,11 +23,11 @@ class RulesRunner:
     name = "rules"
 
     def __init__(self, vocabulary: list[str], created_at: str | None, params: dict | None = None,
-                 backend: str = "", model: str = ""):
+                 backend: str = "", model: str = "", prompt: str = ""):
         self.vocabulary = vocabulary
         self.provenance = make_provenance(annotator=f"verify-{self.name}", backend=backend,
                                           model=model, prompt_id=f"verify-{self.name}-v1",
-                                          params=params or {}, created_at=created_at)
+                                          prompt=prompt, params=params or {}, created_at=created_at)
 
     def entry(self, target: str, verdict: Verdict) -> dict:
         return {"target": target, "score": verdict.score, "verdict": verdict.verdict,
@@ -36,18 +36,27 @@ class RulesRunner:
 
     # ---- segcap -------------------------------------------------------------------------
     def verify_samples(self, rows: list[dict], evidence: dict[str, ImageEvidence]):
-        results = []
+        captions = []  # (row, its phrases, their masks, its image) for rows whose image is here
         for row in rows:
             image = evidence.get(row["image_id"])
             phrases = grounded_phrases(row)
+            masks = [_mask(row, p.index) for p in phrases] if image is not None else []
+            captions.append((row, phrases, masks, image))
+        judged = iter(self.phrase_verdicts_batch([(p, m, i) for _, p, m, i in captions if i is not None]))
+        results = []
+        for row, phrases, _, image in captions:
             if image is None:
                 results.append(([self.entry(f"phrase:{p.index}", NO_IMAGE) for p in phrases], None))
                 continue
-            masks = [_mask(row, p.index) for p in phrases]
-            verdicts = self.phrase_verdicts(phrases, masks, image)
+            verdicts = next(judged)
             results.append(([self.entry(f"phrase:{p.index}", v) for p, v in zip(phrases, verdicts, strict=True)],
                             caption_coverage(row, image)))
         return results
+
+    def phrase_verdicts_batch(self, captions: list[tuple]) -> list[list[Verdict]]:
+        """Verdicts for the phrases of each (phrases, masks, image) caption of a batch; a model
+        verifier overrides this to send the whole batch to its backend at once."""
+        return [self.phrase_verdicts(phrases, masks, image) for phrases, masks, image in captions]
 
     def phrase_verdicts(self, phrases: list[GroundedPhrase], masks: list[np.ndarray | None],
                         image: ImageEvidence) -> list[Verdict]:

@@ -161,3 +161,32 @@ def test_clip_model_that_is_not_there_fails_fast_in_one_line(tmp_path):
     output = " ".join(result.output.split())
     assert result.exit_code == 1 and "does not exist" in output and "no-such-clip" in output
     assert time.monotonic() - started < 10
+
+
+def test_lmm_verifier_sends_a_batch_of_captions_in_one_backend_call(tmp_path, judge_url):
+    """vLLM and servers are fast only on batches: every phrase of a stage batch goes to the
+    backend in one `generate` call, and each verdict lands on its own phrase."""
+    from annotators.backends import make_backend
+    from annotators.verify.model_runners import LmmRunner
+    from pipelines.image_source import DatasetImages
+    from pipelines.verifiers import load_evidence
+
+    dataset = described_dataset(tmp_path / "data", seeds=(0, 1))
+    rows = read(dataset, "segcap")
+    rows[1]["conversations"][1]["value"] = rows[1]["conversations"][1]["value"].replace(
+        "<p> ", "<p> pink ", 1)
+    backend = make_backend("openai", base_url=judge_url)
+    calls = []
+    generate = backend.generate
+    backend.generate = lambda requests: calls.append(len(requests)) or generate(requests)
+    evidence, _ = load_evidence(dataset.path, DatasetImages(dataset.path), [r["image_id"] for r in rows])
+    results = LmmRunner([], None, backend, "openai", "judge").verify_samples(rows, evidence)
+    phrases = sum(len(entries) for entries, _ in results)
+    assert calls == [phrases] and phrases > len(rows)
+    from annotators.verify.captions import grounded_phrases
+
+    # the judge says no exactly to phrases with "pink": each verdict landed on its own phrase
+    for row, (entries, _) in zip(rows, results, strict=True):
+        expected = ["fail" if "pink" in p.text else "pass" for p in grounded_phrases(row)]
+        assert [e["verdict"] for e in entries] == expected
+    assert results[1][0][0]["verdict"] == "fail"
