@@ -29,6 +29,8 @@ import pyarrow.dataset as ds
 from annotators.images import ImageError, resolve_inside
 from pipelines.dataset_dir import DatasetDir, atomic_write_text
 from pipelines.export import _swap_into_place
+from pipelines.exports.common import image_bytes
+from pipelines.image_source import DatasetImages
 
 SIDECAR_FIELDS = ("sample_id", "source", "image_id", "capability_scores", "styles", "selected",
                   "selection_method", "budget", "duplicate_of", "provenance", "scoring_notes")
@@ -70,17 +72,6 @@ def _target_name(image_id: str, file_name: str | None, used: dict[str, str], ima
     return name
 
 
-def _image_bytes(image: dict, base: Path) -> bytes:
-    data = (image.get("image") or {}).get("bytes")
-    if data is not None:
-        return data
-    path = Path((image.get("image") or {}).get("path") or "")
-    path = path if path.is_absolute() else base / path
-    if not path.is_file():
-        raise OSError(f"no bytes stored and no file at {path}")
-    return path.read_bytes()
-
-
 def export_llava(src: str | Path, out: str | Path, include_all: bool = False) -> dict:
     """Write OUT (see the module docstring); returns the counts for the summary line."""
     dataset, target = DatasetDir(src), Path(out)
@@ -109,6 +100,7 @@ def _write(dataset: DatasetDir, rows: list[dict], staging: Path, images_dir: Pat
     written: dict[str, str] = {}  # image_id -> name under images/
     used: dict[str, str] = {}  # name -> image_id
     records, sidecar, skipped = [], [], []
+    source = DatasetImages(dataset.path)
     for row in rows:
         record = {"id": row.get("source_id") if row.get("source_id") is not None else row["sample_id"]}
         image_id = row["image_id"]
@@ -116,7 +108,10 @@ def _write(dataset: DatasetDir, rows: list[dict], staging: Path, images_dir: Pat
             try:
                 if image_id not in images:
                     raise OSError(f"image {image_id} is not in the images config")
-                data = _image_bytes(images[image_id], dataset.path)
+                data, why = image_bytes(images[image_id].get("image"), source)
+                if data is None:
+                    raise OSError(f"image {image_id}: {why} (no bytes stored and no readable file "
+                                  "inside the dataset or its image roots)")
             except OSError as exc:
                 skipped.append({"sample_id": row["sample_id"], "id": record["id"], "reason": str(exc)})
                 continue

@@ -29,6 +29,7 @@ from pipelines.answers import answer_text
 from pipelines.dataset_dir import DatasetDir
 from pipelines.export import ExportError
 from pipelines.exports.common import ExportReport, image_bytes, source_dataset, staged_output
+from pipelines.image_source import DatasetImages
 from pipelines.verdicts import row_failed
 from schemas.grounding import parse_grounded
 
@@ -71,21 +72,23 @@ def _write_images(dataset: DatasetDir, wanted: set[str], folder: Path, report: E
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    names = {}
+    names, why_missing, source = {}, {}, DatasetImages(dataset.path)
     for batch in dataset.iter_batches("images", 64, ["image_id", "image"]):
         for image_id, value in zip(batch.column("image_id").to_pylist(),
                                    batch.column("image").to_pylist(), strict=True):
             if image_id not in wanted or image_id in names:
                 continue
-            data = image_bytes(value, dataset.path)
+            data, why = image_bytes(value, source)
             if data is None:
+                why_missing[image_id] = why
                 continue
             with Image.open(io.BytesIO(data)) as image:
                 ext = {"JPEG": ".jpg", "PNG": ".png"}.get(image.format, f".{image.format.lower()}")
             names[image_id] = f"{image_id}{ext}"
             (folder / names[image_id]).write_bytes(data)
     for image_id in sorted(wanted - set(names)):
-        report.reject(image_id, "missing_image", "no embedded bytes and no readable file")
+        report.reject(image_id, why_missing.get(image_id, "missing_image"),
+                      "no embedded bytes and no readable file inside the dataset or its image roots")
     return names
 
 

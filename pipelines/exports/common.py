@@ -18,8 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotators.images import ImageError
 from pipelines.dataset_dir import DatasetDir, atomic_write_text
 from pipelines.export import ExportError, _swap_into_place
+from pipelines.image_source import DatasetImages
 
 
 @dataclass
@@ -89,14 +91,11 @@ def staged_output(out: str | Path, report: ExportReport) -> Iterator[Path]:
         raise
 
 
-def image_bytes(value: dict | None, base: Path) -> bytes | None:
-    """The encoded image of an `images.image` value: embedded bytes, else the file at its path."""
-    if not value:
-        return None
-    if value.get("bytes") is not None:
-        return value["bytes"]
-    if not value.get("path"):
-        return None
-    path = Path(value["path"])
-    path = path if path.is_absolute() else base / path
-    return path.read_bytes() if path.is_file() else None
+def image_bytes(value: dict | None, images: DatasetImages) -> tuple[bytes | None, str]:
+    """(the encoded image of an `images.image` value, "") or (None, why): embedded bytes, else
+    the file its path names under the project's one rule (inside the dataset directory or a
+    recorded image root: a path that escapes them is never read into an export)."""
+    try:
+        return images.read(value), ""
+    except ImageError as exc:
+        return None, exc.reason

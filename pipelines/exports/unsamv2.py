@@ -40,6 +40,7 @@ from pipelines.exports.common import (
     source_dataset,
     staged_output,
 )
+from pipelines.image_source import DatasetImages
 
 PAIR_COLUMNS = ["image_id", "instance_id", "segment_id", "point", "mask", "granularity",
                 "granularity_def", "is_part", "mask_source"]
@@ -137,6 +138,7 @@ def export_unsamv2(src: str | Path, out: str | Path) -> ExportReport:
     with staged_output(out, report) as staging:
         (staging / "images").mkdir()
         (staging / "annotations").mkdir()
+        source = DatasetImages(dataset.path)
         for batch in dataset.iter_batches("images", 64, ["image_id", "image", "file_name"]):
             for image_id, value, file_name in zip(*(batch.column(c).to_pylist()
                                                     for c in batch.column_names), strict=True):
@@ -144,9 +146,10 @@ def export_unsamv2(src: str | Path, out: str | Path) -> ExportReport:
                     continue
                 seen.add(image_id)
                 masks = images[image_id]
-                data = image_bytes(value, dataset.path)
+                data, why = image_bytes(value, source)
                 if data is None:
-                    report.reject(image_id, "missing_image", f"{file_name}: no bytes and no readable file")
+                    report.reject(image_id, why, f"{file_name}: no bytes and no readable file inside "
+                                  "the dataset or its image roots")
                     continue
                 data, (height, width) = _jpeg(data, report)
                 sizes = {tuple(m["mask"]["size"]) for m in masks.values()}

@@ -124,3 +124,27 @@ def test_export_with_a_corrupt_roots_file_is_one_line_naming_it(tmp_path):
     result, output = invoke("export", out, "--out", tmp_path / "published")
     assert result.exit_code == 2, output
     assert "json is unreadable" in output and "image_roots" in output and "Traceback" not in output
+
+
+def test_every_export_format_reads_images_under_the_one_rule(synthetic_dataset, secret_file, tmp_path):
+    """The unsamv2, mglmm and llava exports read images through `exports.common.image_bytes`,
+    i.e. the resolver: a row pointing outside the roots is refused with its reason, never copied."""
+    from pipelines.exports.common import image_bytes as export_image_bytes
+
+    dataset, _ = synthetic_dataset(seeds=(0,))
+    bad_id = add_path_row(dataset, str(secret_file), "credentials.txt")
+    bad = next(r for r in dataset.read("images").to_pylist() if r["image_id"] == bad_id)
+    assert export_image_bytes(bad["image"], DatasetImages(dataset.path)) == (None, "path_escapes_root")
+    writer = dataset.shard_writer("instructions", "zz-hand")
+    writer.write(table_from_rows("instructions", [{
+        "sample_id": "s1", "image_id": bad_id, "source": "hand", "source_id": "1",
+        "conversations": [{"from": "human", "value": "<image>\nWhat?"}, {"from": "gpt", "value": "A."}],
+        "capability_scores": {}, "styles": [], "selected": True}]))
+    writer.close()
+    dataset.finalize()
+    out = tmp_path / "llava"
+    result, output = invoke("export", dataset.path, "--format", "llava", "--all", "--out", out)
+    assert result.exit_code == 1 and "1 samples" in output, output
+    for file in out.rglob("*"):
+        assert not file.is_file() or SECRET not in file.read_bytes()
+    assert "path_escapes_root" in (out / "selection.json").read_text()
