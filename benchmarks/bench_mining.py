@@ -58,7 +58,7 @@ def _run(mode: str, image_paths: list[str], cap_gb: float, queue) -> None:
 
     from annotators.masks.mining import mine_pairs
     from annotators.masks.superpixel import SuperpixelSource
-    from pipelines import mine as stage
+    from pipelines.stages import mine as stage
 
     source = SuperpixelSource()
     warm = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)

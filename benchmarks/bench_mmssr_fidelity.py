@@ -146,7 +146,7 @@ def contract_table(scores, styles, sources) -> pa.Table:
 
 
 def ours(table: pa.Table, ratio: float) -> set:
-    from pipelines.select import SelectStage
+    from pipelines.stages.select import SelectStage
 
     stage = SelectStage(budget=ratio, method="mmssr")
     stage.plan(table)

@@ -4,7 +4,7 @@
 
 1. Mining (superpixel, a CPU stage) over the same images with 1 vs 2 Ray task workers.
 2. The demo recipe through Prefect + Ray vs the same stages called in a plain loop
-   (`pipelines.runner.run_stage`, one process, no Ray, no Prefect): the ratio is the overhead.
+   (`pipelines.engine.runner.run_stage`, one process, no Ray, no Prefect): the ratio is the overhead.
 3. End-to-end `segcap demo`: wall time and peak memory (driver and its child processes).
 """
 
@@ -23,14 +23,14 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 def mining_scaling(work: Path, scenes: int) -> dict:
-    from pipelines.dataset_dir import DatasetDir
-    from pipelines.demo_data import write_scenes
-    from pipelines.execute import LocalExecutor, execute_step
+    from pipelines.store.dataset_dir import DatasetDir
+    from pipelines.ingest.demo_data import write_scenes
+    from pipelines.engine.execute import LocalExecutor, execute_step
     from pipelines.ingest import IngestStage, item_batches
     from pipelines.ingest.registry import reader_for
-    from pipelines.mine import MineStage
-    from pipelines.ray_exec import RayExecutor, RaySettings, ensure_ray
-    from pipelines.stage import Resources
+    from pipelines.stages.mine import MineStage
+    from pipelines.engine.ray_exec import RayExecutor, RaySettings, ensure_ray
+    from pipelines.engine.stage import Resources
     from schemas.options.ingest import IngestOptions
 
     write_scenes(work / "scenes", scenes, seed=11)
@@ -62,10 +62,10 @@ def mining_scaling(work: Path, scenes: int) -> dict:
 def overhead(work: Path) -> dict:
     from flows.commands.demo import DEMO_RECIPE
     from flows.curate import curate
-    from pipelines.dataset_dir import DatasetDir
-    from pipelines.demo_data import build_demo_inputs
-    from pipelines.plan import plan_run
-    from pipelines.runner import run_stage
+    from pipelines.store.dataset_dir import DatasetDir
+    from pipelines.ingest.demo_data import build_demo_inputs
+    from pipelines.engine.plan import plan_run
+    from pipelines.engine.runner import run_stage
     from schemas.recipe import load_recipe
 
     build_demo_inputs(work / "inputs")

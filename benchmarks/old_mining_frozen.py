@@ -1,5 +1,5 @@
 """FROZEN copy of the pair mining before run-length mining (git 075784d, annotators/masks/mining.py
-and pipelines/mine.py:upscale_forest), kept only so benchmarks/bench_mining.py can run the old
+and pipelines/stages/mine.py:upscale_forest), kept only so benchmarks/bench_mining.py can run the old
 path side by side with the new one. Do not use or change it.
 """
 # ruff: noqa

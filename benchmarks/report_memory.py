@@ -18,7 +18,7 @@ import numpy as np
 from skimage import data as skdata
 
 from annotators.images import encode_png, image_row
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import CAPABILITY_FIELDS, empty_capability_scores, table_from_rows
 from schemas.grounding import GroundedText
 from schemas.ids import stable_id

@@ -25,13 +25,13 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.tasks import exponential_backoff
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.execute import LocalExecutor, execute_step, invalidate_changed
-from pipelines.lock import writer_lock
-from pipelines.plan import Step, plan_run, ray_address
-from pipelines.ray_exec import RayExecutor, RaySettings
-from pipelines.stopping import on_hard_exit
-from pipelines.units import StepState
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.execute import LocalExecutor, execute_step, invalidate_changed
+from pipelines.engine.lock import writer_lock
+from pipelines.engine.plan import Step, plan_run, ray_address
+from pipelines.engine.ray_exec import RayExecutor, RaySettings
+from pipelines.engine.stopping import on_hard_exit
+from pipelines.engine.units import StepState
 from schemas.recipe import PrefectSection, Recipe, load_recipe
 
 
@@ -144,7 +144,7 @@ def stop_prefect_servers() -> None:
 
 @task(name="export", persist_result=True, result_serializer="json", cache_policy=None)
 def export_task(source: str, out: str) -> dict:
-    from pipelines.export import export_dataset
+    from pipelines.exports.dataset import export_dataset
 
     export_dataset(source, out)
     return {"step": "export", "stage": "export", "out": out}

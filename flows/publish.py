@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.tasks import exponential_backoff
 
-from pipelines.publish import check_publishable, upload, upload_plan
+from pipelines.store.publish import check_publishable, upload, upload_plan
 
 UPLOAD_RETRIES = 3
 

@@ -18,8 +18,8 @@ DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
 def run_demo(out: Path, progress: bool = True) -> tuple[list[dict], Path]:
     """Build the sample set, run the demo recipe through the curate flow; returns (results, report)."""
     from flows.curate import curate
-    from pipelines.demo_data import build_demo_inputs
-    from pipelines.lock import writer_lock
+    from pipelines.ingest.demo_data import build_demo_inputs
+    from pipelines.engine.lock import writer_lock
 
     out.mkdir(parents=True, exist_ok=True)
     # One demo per folder at a time: the lock is taken before the inputs are written.
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
             quiet_prefect_defaults,
         )
         from pipelines.commands.common import console, fail
-        from pipelines.stopping import set_resume_hint
+        from pipelines.engine.stopping import set_resume_hint
 
         if out.exists() and not out.is_dir():
             fail(f"--out {out} is a file; give a folder for the demo's inputs, dataset and report")

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         """Validate DIR, then upload it to the Hugging Face Hub (token: HF_TOKEN or login cache)."""
         from flows.commands.run import quiet_prefect_defaults
         from pipelines.commands.common import console, fail
-        from pipelines.publish import (
+        from pipelines.store.publish import (
             PublishError,
             check_hub_reachable,
             check_publishable,

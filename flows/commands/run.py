@@ -119,12 +119,12 @@ def register(app: typer.Typer) -> None:
         log_file = route_library_logs(log_file_in(loaded.output / ".segcap-run" / "logs", "run"))
         keep_prefect_results_in(loaded.output)
         from flows.curate import curate
-        from pipelines.stopping import set_resume_hint
+        from pipelines.engine.stopping import set_resume_hint
 
         again = f"segcap run {recipe}" + (f" --out {out}" if out else "")
         set_resume_hint(f"`{again}` resumes it in {loaded.output}")
 
-        from pipelines.lock import writer_lock
+        from pipelines.engine.lock import writer_lock
 
         # Taken before Prefect starts: a second writer is refused at once, in one line.
         with writer_lock(loaded.output):

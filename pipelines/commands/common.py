@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 
 console = Console()
 

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         """Mark duplicates: each gets `duplicate_of` = the kept original's sample_id."""
         from pipelines.commands.common import console, print_summary
         from pipelines.commands.scoring_common import build_options, run_on_instructions
-        from pipelines.dedup import DedupStage
+        from pipelines.stages.dedup import DedupStage
         from schemas.options.scoring import DedupOptions
 
         options = build_options(DedupOptions, exact=not no_exact, near_images=not no_near_images,

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
         existing_dataset(path)
         if format == "parquet":
-            from pipelines.export import ExportError, export_dataset
+            from pipelines.exports.dataset import ExportError, export_dataset
 
             try:
                 stats = export_dataset(path, out, max_rows_per_shard=max_rows,
@@ -49,8 +49,8 @@ def register(app: typer.Typer) -> None:
                      f"({', '.join(f'{k} {v}' for k, v in sorted(stats.rejected.items()))}); "
                      f"see the `rejects` config of {out}", code=1)
         elif format == "mglmm":
-            from pipelines.export import ExportError
-            from pipelines.mglmm_export import export_mglmm
+            from pipelines.exports.dataset import ExportError
+            from pipelines.exports.mglmm import export_mglmm
 
             if not (path / "segcap").is_dir():
                 fail(f"{path} has no `segcap` config to convert to MGLMM JSON")
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
                 fail(str(exc))
             console.print(report.summary_line())
         elif format == "unsamv2":
-            from pipelines.export import ExportError
+            from pipelines.exports.dataset import ExportError
             from pipelines.exports.unsamv2 import export_unsamv2
 
             try:
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             console.print(report.summary_line())
         elif format == "lgmot":
             from annotators.clip_text import ClipModelError
-            from pipelines.export import ExportError
+            from pipelines.exports.dataset import ExportError
             from pipelines.exports.lgmot import export_lgmot
 
             if not text_model:
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 fail(f"--text-model: {exc}", 1)
             console.print(report.summary_line())
         elif format == "llava":
-            from pipelines.llava_export import LlavaExportError, export_llava
+            from pipelines.exports.llava import LlavaExportError, export_llava
 
             try:
                 counts = export_llava(path, out, include_all=all_rows)

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
             print_model_summary,
             run_on_instructions,
         )
-        from pipelines.score import ScoreStage
+        from pipelines.stages.score import ScoreStage
         from schemas.options.scoring import ScoreOptions
 
         keywords = None

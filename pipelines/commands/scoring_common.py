@@ -23,8 +23,8 @@ def run_on_instructions(stage, directory: Path):
     """Run a stage over DIR's `instructions`; a missing model or folder is a clear error."""
     from annotators.backends.base import BackendUnavailable
     from annotators.embeddings import EmbeddingModelMissing
-    from pipelines.runner import run_stage
-    from pipelines.stage import StepResultError
+    from pipelines.engine.runner import run_stage
+    from pipelines.engine.stage import StepResultError
 
     dataset = existing_dataset(directory, needs=("instructions",))
     preflight_backend(stage, directory)

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
         from pipelines.commands.common import console, fail, print_summary
         from pipelines.commands.scoring_common import build_options, run_on_instructions
-        from pipelines.select import SelectStage
+        from pipelines.stages.select import SelectStage
         from schemas.options.scoring import SelectOptions
 
         options = build_options(SelectOptions, budget=budget, method=method, seed=seed,

@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     def validate_command(path: Annotated[Path, typer.Argument(help="dataset directory")]) -> None:
         """Check schemas, ids, mask sizes, [SEG]/mask/label alignment, spans, ranges, references."""
         from pipelines.commands.common import console, fail
-        from pipelines.validate import render_report, validate_dataset
+        from pipelines.store.validate import render_report, validate_dataset
 
         if not path.is_dir():
             fail(f"dataset directory {path} does not exist")

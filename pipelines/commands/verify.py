@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
         """Check each phrase against its mask and each description against its target."""
         from pipelines.commands.common import existing_dataset, fail, print_summary
         from pipelines.commands.scoring_common import build_options
-        from pipelines.runner import run_stage
-        from pipelines.verify import VerifyDescriptionsStage, VerifyStage
+        from pipelines.engine.runner import run_stage
+        from pipelines.stages.verify import VerifyDescriptionsStage, VerifyStage
         from schemas.options.verify import VerifyOptions
 
         options = build_options(VerifyOptions, verifier=verifier, model=model, backend=backend,

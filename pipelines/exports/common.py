@@ -1,7 +1,7 @@
 """What every foreign-layout export shares: a staged output swapped into place, and its report.
 
 A foreign layout (one JSON per image, `.pt` tensors per sequence) is not a dataset directory, so
-`pipelines.export`'s shard writer does not apply; the same promise holds anyway: the output is
+`pipelines.exports.dataset`'s shard writer does not apply; the same promise holds anyway: the output is
 built in a hidden sibling of OUT and renamed into place only when complete, and what was skipped
 or rejected is counted in OUT/stats.json and in the one-line summary.
 """
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotators.images import ImageError
-from pipelines.dataset_dir import DatasetDir, atomic_write_text
-from pipelines.export import ExportError, _swap_into_place
-from pipelines.image_source import DatasetImages
+from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
+from pipelines.exports.dataset import ExportError, _swap_into_place
+from pipelines.store.image_source import DatasetImages
 
 
 @dataclass

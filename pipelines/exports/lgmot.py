@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from annotators.describe.evidence import article, is_person
-from pipelines.export import ExportError
+from pipelines.exports.dataset import ExportError
 from pipelines.exports.common import ExportReport, source_dataset, staged_output
 
 INSTANCE_DIM = 128

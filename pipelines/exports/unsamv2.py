@@ -32,7 +32,7 @@ from pathlib import Path
 from PIL import Image
 from pycocotools import mask as coco_mask
 
-from pipelines.export import ExportError
+from pipelines.exports.dataset import ExportError
 from pipelines.exports.common import (
     ExportReport,
     has_column,
@@ -40,7 +40,7 @@ from pipelines.exports.common import (
     source_dataset,
     staged_output,
 )
-from pipelines.image_source import DatasetImages
+from pipelines.store.image_source import DatasetImages
 
 PAIR_COLUMNS = ["image_id", "instance_id", "segment_id", "point", "mask", "granularity",
                 "granularity_def", "is_part", "mask_source"]

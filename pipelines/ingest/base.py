@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from annotators.images import ImageError, decode_image, image_row, read_image_bytes, resolve_inside
-from pipelines.stage import Stage, StageOutput
+from pipelines.engine.stage import Stage, StageOutput
 from schemas import masks
 from schemas.grounding import GroundedText
 from schemas.ids import stable_id
@@ -195,9 +195,9 @@ class IngestStage(Stage):
         created_at = self.options.get("created_at") or datetime.now(UTC).isoformat(timespec="seconds")
         self.context = ReadContext(self.ingest_options, created_at)
         if not self.ingest_options.embed_images and self.dataset_path is not None:
-            from pipelines.image_source import record_image_root
+            from pipelines.store.image_source import record_image_root
 
-            # path-only rows are read later only inside recorded roots (pipelines/image_source.py)
+            # path-only rows are read later only inside recorded roots (pipelines/store/image_source.py)
             record_image_root(self.dataset_path, self.ingest_options.image_root())
             if self.ingest_options.source.is_dir():  # folder and MOT readers resolve under it
                 record_image_root(self.dataset_path, self.ingest_options.source)
@@ -211,7 +211,7 @@ class IngestStage(Stage):
             return set()
         import pyarrow.parquet as pq
 
-        from pipelines.dataset_dir import DatasetDir
+        from pipelines.store.dataset_dir import DatasetDir
 
         ids: set[str] = set()
         for path in DatasetDir(self.dataset_path).shard_paths("images"):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pipelines.dataset_dir import DatasetDir, atomic_write_text
+from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
 from pipelines.report import plots
 from pipelines.report.cards import Card, CardBuilder
 from pipelines.report.pages import PageLinks, card_html, overview, page

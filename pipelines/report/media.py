@@ -53,7 +53,7 @@ def display_size(width: int, height: int, max_side: int) -> tuple[int, int, floa
 def _image_bytes(image: dict | None, dataset_root: Path) -> tuple[bytes | None, str | None]:
     """Embedded bytes, else the file the row points to under the project's one rule (inside
     the dataset directory or a recorded image root); (None, why) when it cannot be shown."""
-    from pipelines.image_source import recorded_roots
+    from pipelines.store.image_source import recorded_roots
 
     try:
         return image_bytes(image, dataset_root, recorded_roots(dataset_root)), None

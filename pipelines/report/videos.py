@@ -18,7 +18,7 @@ import pyarrow.dataset as pads
 from PIL import Image, ImageDraw
 
 from annotators.images import ImageError, decode_image, encode_jpeg
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.report.media import _image_bytes, colour, data_url, display_size
 from pipelines.report.store import ReportStore
 

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from foundation_fixtures import blob, mglmm_string, photo, save, write_json
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.export import ExportError, export_dataset
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.exports.dataset import ExportError, export_dataset
 from pipelines.ingest import ingest
 from schemas.contract import hf_features
 
@@ -96,8 +96,8 @@ def test_export_refuses_bad_sources(tmp_path: Path, rich_dataset: Path):
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from pipelines import dataset_dir
-    from pipelines.export import export_dataset
+    from pipelines.store import dataset_dir
+    from pipelines.exports.dataset import export_dataset
 
     original = dataset_dir.ShardWriter.write
     calls = {"n": 0}

@@ -13,10 +13,10 @@ from pycocotools import mask as coco
 
 from annotators.images import image_row
 from annotators.synthetic import generate_scene
-from pipelines.dataset_dir import DatasetDir
-from pipelines.mine import MineStage
-from pipelines.runner import run_stage
-from pipelines.training_pairs import GranularityPairsTorchDataset, collate_granularity_pairs
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.stages.mine import MineStage
+from pipelines.engine.runner import run_stage
+from pipelines.training.pairs import GranularityPairsTorchDataset, collate_granularity_pairs
 from schemas.contract import table_from_rows
 
 H, W = 40, 60

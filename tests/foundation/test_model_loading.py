@@ -93,7 +93,7 @@ def test_mine_cli_prints_one_line_without_traceback(tmp_path):
 
     from annotators.images import image_row
     from annotators.synthetic import generate_scene
-    from pipelines.dataset_dir import DatasetDir
+    from pipelines.store.dataset_dir import DatasetDir
     from schemas.contract import table_from_rows
 
     dataset = DatasetDir(tmp_path / "ds")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.ingest import ingest
 
 
@@ -48,7 +48,7 @@ def mot_sequence(root: Path, folder: str, gt: str | None, *, frames: int = 2, se
 
 def run(fmt: str, source, images, out: Path, **options):
     """Ingest, then require the result to honour the contract (unique ids, masks, markers)."""
-    from pipelines.validate import validate_dataset
+    from pipelines.store.validate import validate_dataset
 
     stats = ingest(fmt, source, images, out, progress=False, **options)
     report = validate_dataset(out)

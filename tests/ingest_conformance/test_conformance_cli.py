@@ -8,7 +8,7 @@ from conformance_fixtures import mot_sequence, noise, save, write_json
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 
 runner = CliRunner()
 

@@ -132,7 +132,7 @@ def test_llava_duplicate_ids_keep_the_first(tmp_path, images):
 def test_validate_names_an_empty_grounded_phrase(tmp_path, images):
     import pyarrow.parquet as pq
 
-    from pipelines.validate import validate_dataset
+    from pipelines.store.validate import validate_dataset
     from schemas.contract import table_from_rows
 
     good = {"file_name": "a.jpg", "label": "root", "gcg_caption": "A <k0>dog</k0>.",

@@ -45,7 +45,7 @@ def segcap(*args: str, cwd: Path | None = None, timeout: float = 600,
 
 
 def rows(path: Path) -> dict[str, list[dict]]:
-    from pipelines.dataset_dir import DatasetDir
+    from pipelines.store.dataset_dir import DatasetDir
 
     dataset = DatasetDir(path)
     return {config: dataset.read(config).to_pylist() for config in CONFIGS}
@@ -66,8 +66,8 @@ def units_done(path: Path, step: str, at_least: int):
 
 def uncommitted_files(path: Path) -> list[str]:
     """Files of the dataset that no unit marker lists: half-written output left behind."""
-    from pipelines.dataset_dir import DatasetDir
-    from pipelines.units import StepState
+    from pipelines.store.dataset_dir import DatasetDir
+    from pipelines.engine.units import StepState
 
     dataset = DatasetDir(path)
     listed = set()

@@ -7,9 +7,9 @@ import json
 
 from integrity_helpers import STEPS, rows, run_driver, uncommitted_files
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.units import StepState
-from pipelines.validate import validate_dataset
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.units import StepState
+from pipelines.store.validate import validate_dataset
 
 
 def committed(path, step: str, config: str) -> list:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from integrity_helpers import STEPS, rows, run_driver, uncommitted_files
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.faults import CRASH_EXIT_CODE, POINTS
-from pipelines.units import StepState
-from pipelines.validate import validate_dataset
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.faults import CRASH_EXIT_CODE, POINTS
+from pipelines.engine.units import StepState
+from pipelines.store.validate import validate_dataset
 
 # <point>:<n>: the n-th pass, chosen to land mid-step (make: 12 units of 20 rows, two shards
 # each; describe_test: 12 units; select_test: 12 units, then the one swap).

@@ -8,12 +8,12 @@ import pytest
 from integrity_helpers import segcap
 from PIL import Image
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.execute import execute_step
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.execute import execute_step
 from pipelines.ingest import IngestStage, item_batches
 from pipelines.ingest.registry import reader_for
-from pipelines.units import StepState
-from pipelines.validate import validate_dataset
+from pipelines.engine.units import StepState
+from pipelines.store.validate import validate_dataset
 from schemas.options.ingest import IngestOptions
 
 

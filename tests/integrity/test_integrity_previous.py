@@ -6,9 +6,9 @@ import orchestration_stages as stages
 import pyarrow as pa
 import pytest
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.runner import run_stage
-from pipelines.units import StepState
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.runner import run_stage
+from pipelines.engine.units import StepState
 
 
 class DescribeThenFail(stages.Describe):
@@ -68,7 +68,7 @@ def test_integrity_rerun_of_a_replacing_step_after_a_later_one_rewrites_the_curr
         name = "mark_scored"
 
         def process(self, batch: pa.Table):  # keeps `selected`, marks the method
-            from pipelines.stage import StageOutput
+            from pipelines.engine.stage import StageOutput
 
             rows = batch.to_pylist()
             for row in rows:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from integrity_helpers import ORCHESTRATION, env_with
 
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 
 SCRIPT = f"""
 import sys
@@ -20,8 +20,8 @@ sys.path.insert(0, {str(ORCHESTRATION)!r})
 import orchestration_stages as stages
 import ray.cloudpickle
 ray.cloudpickle.register_pickle_by_value(stages)
-from pipelines.dataset_dir import DatasetDir
-from pipelines.runner import run_stage
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.runner import run_stage
 stats = run_stage(stages.MakeInstructions(batch_size=8), DatasetDir(sys.argv[1]),
                   inputs=stages.item_tables(40), progress=False)
 print(stats.summary_line())

@@ -7,7 +7,7 @@ import pytest
 
 from annotators.images import encode_png, image_row
 from annotators.synthetic import generate_scene
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 
 SCENE_SIZE = (96, 96)

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from annotators.describe.segcap import row_problems
 from pipelines.cli import app
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.masks import decode
 
 from .conftest import write_mot_sequence

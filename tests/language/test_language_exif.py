@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from annotators.images import decode_image, probe_size, upright_bytes
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.ingest import ingest
 from schemas.masks import decode
 

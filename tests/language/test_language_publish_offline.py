@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app as pipelines_app
-from pipelines.publish import PublishError, upload
+from pipelines.store.publish import PublishError, upload
 
 from .fake_openai import closed_port_url
 

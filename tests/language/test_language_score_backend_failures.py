@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import CAPABILITY_FIELDS, table_from_rows
 
 from .fake_openai import FakeServer, closed_port_url

@@ -16,7 +16,7 @@ from annotators.masks.unsamv2 import ColourFeatures, UnsamV2Source, iterative_me
 from annotators.masks.unsamv2_rules import divide, protected_nms, windowed_nms
 from annotators.synthetic import generate_scene
 from pipelines.cli import app
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 from schemas.masks import encode_array
 from schemas.options.masks import UnsamV2Options
@@ -217,8 +217,8 @@ def test_cli_mines_with_unsamv2_and_names_the_features(tmp_path, tiny_dinov2):
 
 def test_gt_detections_divide_through_the_stage(tmp_path):
     from annotators.masks.gt import from_coco
-    from pipelines.mine import MineStage
-    from pipelines.runner import run_stage
+    from pipelines.stages.mine import MineStage
+    from pipelines.engine.runner import run_stage
 
     dataset = DatasetDir(tmp_path / "gt")
     scene = generate_scene(6, size=(128, 128))

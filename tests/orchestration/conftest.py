@@ -20,7 +20,7 @@ def ray_session():
     import ray
     import ray.cloudpickle
 
-    from pipelines.ray_exec import RaySettings, ensure_ray
+    from pipelines.engine.ray_exec import RaySettings, ensure_ray
 
     # The test stages live outside any installed package: ship them to workers by value.
     ray.cloudpickle.register_pickle_by_value(orchestration_stages)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.stage import Stage, StageOutput
+from pipelines.engine.stage import Stage, StageOutput
 from schemas.contract import empty_capability_scores
 from schemas.provenance import make_provenance
 

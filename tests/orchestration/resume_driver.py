@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import orchestration_stages as stages  # noqa: E402
 
-from pipelines.dataset_dir import DatasetDir  # noqa: E402
-from pipelines.execute import LocalExecutor, execute_step, invalidate_changed  # noqa: E402
-from pipelines.stage import Resources  # noqa: E402
+from pipelines.store.dataset_dir import DatasetDir  # noqa: E402
+from pipelines.engine.execute import LocalExecutor, execute_step, invalidate_changed  # noqa: E402
+from pipelines.engine.stage import Resources  # noqa: E402
 
 UNIT_ROWS = 20
 ITEMS = 240
@@ -36,7 +36,7 @@ def main(path: str, mode: str, word: str = "x") -> None:
     if mode == "ray":
         import ray.cloudpickle
 
-        from pipelines.ray_exec import RayExecutor, RaySettings
+        from pipelines.engine.ray_exec import RayExecutor, RaySettings
 
         ray.cloudpickle.register_pickle_by_value(stages)
         executor = RayExecutor(RaySettings(num_cpus=2, object_store_mb=128))
@@ -53,7 +53,7 @@ def main(path: str, mode: str, word: str = "x") -> None:
 
 
 if __name__ == "__main__":
-    from pipelines.stopping import StopRequested, exit_now, stop_message, stop_on_signals
+    from pipelines.engine.stopping import StopRequested, exit_now, stop_message, stop_on_signals
 
     try:
         with stop_on_signals():  # as `segcap` does: SIGINT/SIGTERM stop cleanly

@@ -9,9 +9,9 @@ import pytest
 from prefect import flow
 
 from flows.curate import run_steps
-from pipelines.dataset_dir import DatasetDir
-from pipelines.plan import Step
-from pipelines.ray_exec import RayExecutor, RaySettings
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.plan import Step
+from pipelines.engine.ray_exec import RayExecutor, RaySettings
 from schemas.recipe import PrefectSection
 
 
@@ -58,7 +58,7 @@ def test_orchestration_demo_recipe_through_prefect_on_ray(tmp_path, prefect_serv
     from datasets import load_dataset
 
     from flows.commands.demo import run_demo
-    from pipelines.validate import validate_dataset
+    from pipelines.store.validate import validate_dataset
 
     results, report = run_demo(tmp_path / "demo", progress=False)
     out = tmp_path / "demo" / "dataset"

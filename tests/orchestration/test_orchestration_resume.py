@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.units import StepState
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.units import StepState
 
 HERE = Path(__file__).parent
 DRIVER = HERE / "resume_driver.py"
@@ -114,8 +114,8 @@ def test_orchestration_single_stage_command_and_recipe_step_share_one_engine(tmp
     the step (never skips it on the command's output), and the rows are the same either way."""
     from orchestration_stages import Describe, MakeInstructions, item_tables
 
-    from pipelines.execute import execute_step
-    from pipelines.runner import run_stage
+    from pipelines.engine.execute import execute_step
+    from pipelines.engine.runner import run_stage
 
     dataset = DatasetDir(tmp_path / "ds")
     run_stage(MakeInstructions(), dataset, inputs=item_tables(60))

@@ -13,7 +13,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from annotators.images import image_row
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import CAPABILITY_FIELDS, empty_capability_scores, table_from_rows
 from schemas.grounding import GroundedText
 from schemas.ids import stable_id

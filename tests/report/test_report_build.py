@@ -8,7 +8,7 @@ import re
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.report import build_report, write_report
 from schemas.contract import table_from_rows
 from schemas.options.report import ReportOptions

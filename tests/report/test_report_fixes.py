@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from annotators.images import image_row
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.report import build_report
 from pipelines.report.plots import bars_figure
 from schemas.contract import table_from_rows

@@ -8,7 +8,7 @@ from skimage import data as skdata
 from skimage.transform import resize
 
 from annotators.images import encode_jpeg, encode_png, image_row
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import empty_capability_scores, table_from_rows
 
 

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.instruction_rows import rows_or_errors
+from pipelines.stages.instruction_rows import rows_or_errors
 from schemas.contract import STYLES
 
 runner = CliRunner()

@@ -9,8 +9,8 @@ from annotators.backends import Generation, make_backend
 from annotators.backends.tiny_model import build_tiny_llava
 from annotators.scoring.judge import LMMJudge, read_score
 from annotators.scoring.samples import prepare
-from pipelines.runner import run_stage
-from pipelines.score import ScoreStage
+from pipelines.engine.runner import run_stage
+from pipelines.stages.score import ScoreStage
 from schemas.contract import CAPABILITY_FIELDS
 
 

@@ -14,10 +14,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.ingest import ingest
-from pipelines.runner import run_stage
-from pipelines.select import SelectStage
+from pipelines.engine.runner import run_stage
+from pipelines.stages.select import SelectStage
 
 runner = CliRunner()
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from annotators.scoring import mmssr_prompts as mp
-from pipelines.runner import run_stage
-from pipelines.score import ScoreStage
+from pipelines.engine.runner import run_stage
+from pipelines.stages.score import ScoreStage
 from schemas.contract import CAPABILITY_FIELDS
 
 QUERY = ("On a scale of 0 to 5, how do you rate the helpfulness of the VQA instance in training a "

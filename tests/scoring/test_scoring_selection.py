@@ -248,7 +248,7 @@ def test_whole_selection_matches_the_reference_loop_on_tie_free_multi_style_scor
 def test_deita_stage_names_the_score_it_used():
     import pyarrow as pa
 
-    from pipelines.select import SelectStage
+    from pipelines.stages.select import SelectStage
     from schemas.contract import CAPABILITY_FIELDS
 
     n = 6

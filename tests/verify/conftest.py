@@ -6,7 +6,7 @@ import pytest
 
 from annotators.images import encode_png, image_row
 from annotators.synthetic import generate_scene
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 
 SIZE = (128, 128)
@@ -32,8 +32,8 @@ def plant_pink(dataset: DatasetDir) -> str:
 
 def described_dataset(root, seeds=(0, 1, 2)) -> DatasetDir:
     """images + segments of synthetic scenes, then the template describe stage."""
-    from pipelines.describe import DescribeStage
-    from pipelines.runner import run_stage
+    from pipelines.stages.describe import DescribeStage
+    from pipelines.engine.runner import run_stage
 
     dataset = DatasetDir(root)
     images, segments = [], []

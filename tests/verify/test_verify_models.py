@@ -168,8 +168,8 @@ def test_lmm_verifier_sends_a_batch_of_captions_in_one_backend_call(tmp_path, ju
     backend in one `generate` call, and each verdict lands on its own phrase."""
     from annotators.backends import make_backend
     from annotators.verify.model_runners import LmmRunner
-    from pipelines.image_source import DatasetImages
-    from pipelines.verifiers import load_evidence
+    from pipelines.store.image_source import DatasetImages
+    from pipelines.stages.verifiers import load_evidence
 
     dataset = described_dataset(tmp_path / "data", seeds=(0, 1))
     rows = read(dataset, "segcap")

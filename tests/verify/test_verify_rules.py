@@ -11,8 +11,8 @@ from annotators.verify.captions import grounded_phrases
 from annotators.verify.coverage import caption_coverage
 from annotators.verify.evidence import ImageEvidence
 from annotators.verify.runners import RulesRunner
-from pipelines.image_source import DatasetImages
-from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
+from pipelines.store.image_source import DatasetImages
+from pipelines.store.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
 from schemas.contract import column_names
 
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.validate import validate_dataset
+from pipelines.store.validate import validate_dataset
 from schemas.contract import VERDICTS
 
 from .conftest import described_dataset, plant_pink, rewrite_segcap
@@ -71,8 +71,8 @@ def test_verify_needs_captions_or_descriptions(tmp_path):
 
 
 def test_recipe_step_builds_the_verify_stages(tmp_path):
-    from pipelines.dataset_dir import DatasetDir
-    from pipelines.plan import plan_run
+    from pipelines.store.dataset_dir import DatasetDir
+    from pipelines.engine.plan import plan_run
     from schemas.recipe import parse_recipe
 
     (tmp_path / "imgs").mkdir()
@@ -88,7 +88,7 @@ def test_recipe_step_builds_the_verify_stages(tmp_path):
 
 
 def test_drop_failed_leaves_failed_samples_out_of_exports_and_readers(tmp_path):
-    from pipelines.training import SegCapTorchDataset
+    from pipelines.training.segcap import SegCapTorchDataset
 
     dataset = described_dataset(tmp_path / "data", seeds=(0, 1))
     rows = read(dataset, "segcap")
@@ -114,7 +114,7 @@ def test_drop_failed_leaves_failed_samples_out_of_exports_and_readers(tmp_path):
 def test_a_batch_of_track_descriptions_alone_is_verified(tmp_path):
     """Track descriptions carry no image_id: a batch of only those reads no image (an empty,
     typed filter) and checks their category words against the track's boxes."""
-    from pipelines.verify import VerifyDescriptionsStage
+    from pipelines.stages.verify import VerifyDescriptionsStage
     from schemas.contract import table_from_rows
 
     dataset = described_dataset(tmp_path / "data", seeds=(0,))
@@ -132,7 +132,7 @@ def test_a_batch_of_track_descriptions_alone_is_verified(tmp_path):
 def test_verify_provenance_time_is_the_steps_pinned_time(tmp_path):
     """The engine pins one created_at per step around setup (so a resumed step writes the same
     time); the verify stage must take that time, not read the clock."""
-    from pipelines.verify import VerifyStage
+    from pipelines.stages.verify import VerifyStage
     from schemas.provenance import pinned_created_at
 
     dataset = described_dataset(tmp_path / "data", seeds=(0,))

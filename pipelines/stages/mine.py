@@ -15,8 +15,8 @@ from annotators.masks.forest import MaskForest
 from annotators.masks.gt import HierarchyError, from_segment_rows
 from annotators.masks.mining import mine_pairs
 from annotators.masks.rle_window import RunMask, encode_window
-from pipelines.dataset_dir import DatasetDir
-from pipelines.stage import Resources, Stage, StageOutput
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.stage import Resources, Stage, StageOutput
 from schemas.masks import MaskError
 from schemas.options.masks import MineOptions
 

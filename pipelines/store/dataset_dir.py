@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.faults import crash_point
+from pipelines.engine.faults import crash_point
 from schemas.contract import CONFIG_NAMES, SCHEMA_VERSION, arrow_schema, conform, json_schema
 
 DEFAULT_MAX_ROWS = 20_000
@@ -253,7 +253,7 @@ class DatasetDir:
 
     def finalize(self, title: str | None = None) -> None:
         """Write schema.json, then README.md: the directory is complete from this moment."""
-        from pipelines.dataset_card import render_card
+        from pipelines.store.dataset_card import render_card
 
         shutil.rmtree(self.path / STAGING, ignore_errors=True)
         present = self.configs()

@@ -2,7 +2,7 @@
 training, (image, point, mask, granularity, level) per item.
 
 Pairs are read once without pixels; images come from the `images` config per item (see
-`pipelines.training.ImageStore`). Crowd segments (`segments.is_crowd` true, COCO's iscrowd) of an
+`pipelines.training.segcap.ImageStore`). Crowd segments (`segments.is_crowd` true, COCO's iscrowd) of an
 image are never targets; they arrive as `ignore_mask`, the union of the image's crowd regions, so
 a loss can skip those pixels as COCO-trained models do.
 """
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.exports.common import has_column
-from pipelines.training import ImageStore, _TorchDataset, image_size
+from pipelines.training.segcap import ImageStore, _TorchDataset, image_size
 from schemas import masks
 
 VARIABLE_SIZE = ("image", "mask", "ignore_mask")  # per-image sizes differ: batched as lists

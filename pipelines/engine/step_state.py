@@ -20,9 +20,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.commits import check_shard
-from pipelines.dataset_dir import RUN_STATE, DatasetDir, atomic_write_text
-from pipelines.faults import crash_point
+from pipelines.engine.commits import check_shard
+from pipelines.store.dataset_dir import RUN_STATE, DatasetDir, atomic_write_text
+from pipelines.engine.faults import crash_point
 from schemas.contract import CONFIG_NAMES
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines.answers import answer_text
-from pipelines.dataset_dir import DatasetDir
-from pipelines.verdicts import drop_failed as drop_failed_rows
+from pipelines.stages.answers import answer_text
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.exports.verdicts import drop_failed as drop_failed_rows
 from schemas import masks
 from schemas.grounding import parse_grounded
 
@@ -108,7 +108,7 @@ class SegCapTorchDataset(_TorchDataset):
 
             samples = samples.filter(pc.is_in(samples.column("task"), value_set=pa.array(list(tasks))))
         self.dropped_failed = 0
-        if drop_failed:  # samples a `segcap verify` verdict failed (see pipelines/verdicts.py)
+        if drop_failed:  # samples a `segcap verify` verdict failed (see pipelines/exports/verdicts.py)
             samples, self.dropped_failed = drop_failed_rows(samples)
         self.samples = samples
         self.image_format, self.transform = image_format, transform

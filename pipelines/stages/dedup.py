@@ -31,9 +31,9 @@ from annotators.selection.dedup import (
     near_duplicate_images,
     semantic_duplicates,
 )
-from pipelines.dataset_dir import DatasetDir
-from pipelines.instruction_rows import conversation_text
-from pipelines.stage import Stage, StageOutput
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.stages.instruction_rows import conversation_text
+from pipelines.engine.stage import Stage, StageOutput
 from schemas.options.scoring import DedupOptions
 
 MAX_IMAGE_PIXELS = 40_000_000
@@ -88,7 +88,7 @@ class DedupStage(Stage):
             return {}
         wanted = {i for i in image_ids if i is not None}
         hashes: dict[str, np.ndarray] = {}
-        from pipelines.image_source import DatasetImages
+        from pipelines.store.image_source import DatasetImages
 
         images = DatasetImages(dataset.path)
         for batch in dataset.iter_batches("images", IMAGE_BATCH, columns=["image_id", "image"]):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from annotators.verify.runners import RulesRunner
-from pipelines.image_source import DatasetImages
-from pipelines.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_config, rows_by_image
+from pipelines.store.image_source import DatasetImages
+from pipelines.store.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_config, rows_by_image
 from schemas.options.verify import VerifyOptions
 
 
@@ -64,7 +64,7 @@ def _own_similarities(runner, dataset_path, limit: int) -> list[float]:
     """Each phrase's similarity to its own region, over the first `limit` segcap samples."""
     from annotators.verify.captions import grounded_phrases
     from annotators.verify.runners import _mask
-    from pipelines.dataset_dir import DatasetDir
+    from pipelines.store.dataset_dir import DatasetDir
 
     samples = []  # only the first `limit` rows are read, never the whole config
     for batch in DatasetDir(dataset_path).iter_batches(

@@ -25,12 +25,12 @@ import json
 import re
 from pathlib import Path
 
-from pipelines.answers import answer_text
-from pipelines.dataset_dir import DatasetDir
-from pipelines.export import ExportError
+from pipelines.stages.answers import answer_text
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.exports.dataset import ExportError
 from pipelines.exports.common import ExportReport, image_bytes, source_dataset, staged_output
-from pipelines.image_source import DatasetImages
-from pipelines.verdicts import row_failed
+from pipelines.store.image_source import DatasetImages
+from pipelines.exports.verdicts import row_failed
 from schemas.grounding import parse_grounded
 
 BATCH_ROWS = 256

@@ -2,7 +2,7 @@
 
 The Ray dataset is the list of pending work units (file + row range: a few bytes each); every
 `map_batches` call takes one unit, reads its rows from Parquet in the worker, runs the stage
-batch by batch, and commits the unit's shards and marker (`pipelines.units.run_unit`). Images
+batch by batch, and commits the unit's shards and marker (`pipelines.engine.units.run_unit`). Images
 therefore travel as Parquet bytes read where they are processed, never as decoded arrays
 through the object store, and at most `concurrency` units are in memory at once.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.stage import Stage
-from pipelines.stopping import check_stop, on_hard_exit
-from pipelines.units import StepState, WorkUnit, run_unit
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.stage import Stage
+from pipelines.engine.stopping import check_stop, on_hard_exit
+from pipelines.engine.units import StepState, WorkUnit, run_unit
 from schemas.provenance import pinned_created_at
 
 DEFAULT_OBJECT_STORE_MB = 1024

@@ -21,9 +21,9 @@ from annotators.backends.shortfall import shortfall_problem
 from annotators.describe.describer import ImageDescriber, ImageItem
 from annotators.describe.video import VideoDescriber, plan_video
 from annotators.images import ImageError, decode_image
-from pipelines.image_source import DatasetImages
-from pipelines.side_inputs import read_config, rows_by_image
-from pipelines.stage import Stage, StageOutput
+from pipelines.store.image_source import DatasetImages
+from pipelines.store.side_inputs import read_config, rows_by_image
+from pipelines.engine.stage import Stage, StageOutput
 from schemas.options.language import DescribeOptions
 
 SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "bbox", "area",

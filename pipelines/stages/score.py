@@ -9,7 +9,7 @@ prompt id and prompt sha256. Rows are rewritten in place (`instructions` is repl
 
 Rejected with a reason, the batch going on: a conversation with no answer, empty or non-string
 turns, text that is not UTF-8, an image reference that does not resolve (see
-`pipelines/instruction_rows.py`), and every row of a sample_id that is not unique. All copies
+`pipelines/stages/instruction_rows.py`), and every row of a sample_id that is not unique. All copies
 are quarantined, not "the first one met": which copy a worker meets first depends on how units
 are spread over workers and on what a resumed run skips, so keeping one would not be
 deterministic. A turn longer than `max_turn_chars` is cut for scoring; the cut is
@@ -26,9 +26,9 @@ import pyarrow as pa
 from annotators.scoring import mmssr_prompts as mp
 from annotators.scoring.samples import PreparedSample, SampleError, prepare
 from annotators.scoring.styler import rule_styles
-from pipelines.dataset_dir import DatasetDir
-from pipelines.instruction_rows import ImageIndex, duplicated_ids, rows_or_errors
-from pipelines.stage import Stage, StageOutput
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.stages.instruction_rows import ImageIndex, duplicated_ids, rows_or_errors
+from pipelines.engine.stage import Stage, StageOutput
 from schemas.contract import CAPABILITY_FIELDS
 from schemas.options.scoring import ScoreOptions
 from schemas.provenance import make_provenance

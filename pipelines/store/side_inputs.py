@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from annotators.images import decode_image
-from pipelines.image_source import DatasetImages
+from pipelines.store.image_source import DatasetImages
 
 SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "bbox", "area",
                    "category", "mask_source", "is_crowd", "track_id"]

@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 from annotators.selection.baselines import deita_select, kmeans_select, mean_score, random_select
 from annotators.selection.common import resolve_budget, summary_table
 from annotators.selection.mmssr import mmssr_select, style_bins
-from pipelines.dataset_dir import DatasetDir
-from pipelines.instruction_rows import capability_matrix, conversation_text
-from pipelines.stage import Stage, StageOutput
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.stages.instruction_rows import capability_matrix, conversation_text
+from pipelines.engine.stage import Stage, StageOutput
 from schemas.options.scoring import SelectOptions
 
 

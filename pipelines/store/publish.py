@@ -44,7 +44,7 @@ def upload_plan(path: str | Path) -> list[UploadFile]:
 
 def check_publishable(path: str | Path) -> None:
     """The directory must pass `segcap validate` (complete, card with configs, contract)."""
-    from pipelines.validate import validate_dataset
+    from pipelines.store.validate import validate_dataset
 
     root = Path(path)
     if not root.is_dir():

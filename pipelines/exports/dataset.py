@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.dataset_dir import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DatasetDir
-from pipelines.runner import StageStats
-from pipelines.verdicts import drop_failed as drop_failed_rows
+from pipelines.store.dataset_dir import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DatasetDir
+from pipelines.engine.runner import StageStats
+from pipelines.exports.verdicts import drop_failed as drop_failed_rows
 
 VERIFIED_CONFIGS = ("segcap", "descriptions")  # the configs `segcap verify` writes verdicts on
 
@@ -34,11 +34,11 @@ class ExportError(ValueError):
 
 def embed_image_bytes(table: pa.Table, base: Path) -> tuple[pa.Table, list[dict]]:
     """Fill `image.bytes` from `image.path` where only the path is stored, under the project's
-    one rule (pipelines/image_source.py). A row whose file cannot be read under it (a path
+    one rule (pipelines/store/image_source.py). A row whose file cannot be read under it (a path
     outside the dataset directory and the recorded image roots, a missing file) is dropped and
     returned as a reject: it is never embedded."""
     from annotators.images import ImageError
-    from pipelines.image_source import DatasetImages
+    from pipelines.store.image_source import DatasetImages
     from schemas.rejects import reject_row
 
     image = table.column("image")
@@ -107,7 +107,7 @@ def export_dataset(src: str | Path, out: str | Path, *, max_rows_per_shard: int 
             writer.close()
             stats.outputs["rejects"] = stats.outputs.get("rejects", 0) + writer.rows_written
         if not embed_images:  # paths stay paths: the copy may read them under the same roots
-            from pipelines.image_source import record_image_root, recorded_roots
+            from pipelines.store.image_source import record_image_root, recorded_roots
 
             for root in recorded_roots(source.path):
                 record_image_root(staging.path, root)

@@ -27,10 +27,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from annotators.images import ImageError, resolve_inside
-from pipelines.dataset_dir import DatasetDir, atomic_write_text
-from pipelines.export import _swap_into_place
+from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
+from pipelines.exports.dataset import _swap_into_place
 from pipelines.exports.common import image_bytes
-from pipelines.image_source import DatasetImages
+from pipelines.store.image_source import DatasetImages
 
 SIDECAR_FIELDS = ("sample_id", "source", "image_id", "capability_scores", "styles", "selected",
                   "selection_method", "budget", "duplicate_of", "provenance", "scoring_notes")

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from annotators.images import ImageError, decode_image, image_bytes, resolve_image_path
-from pipelines.dataset_dir import DatasetDir
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import CAPABILITY_FIELDS
 
 
@@ -43,7 +43,7 @@ class ImageIndex:
     """image_id -> where its pixels are (embedded, or a file path), read once without the bytes."""
 
     def __init__(self, dataset: DatasetDir):
-        from pipelines.image_source import recorded_roots
+        from pipelines.store.image_source import recorded_roots
 
         self.dataset = dataset
         self.roots = recorded_roots(dataset.path)

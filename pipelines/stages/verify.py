@@ -12,10 +12,10 @@ from collections import Counter
 import pyarrow as pa
 
 from annotators.verify.evidence import ImageEvidence, Verdict
-from pipelines.image_source import DatasetImages
-from pipelines.side_inputs import one_of, read_config
-from pipelines.stage import Stage, StageOutput
-from pipelines.verifiers import build_verifier, load_evidence
+from pipelines.store.image_source import DatasetImages
+from pipelines.store.side_inputs import one_of, read_config
+from pipelines.engine.stage import Stage, StageOutput
+from pipelines.stages.verifiers import build_verifier, load_evidence
 from schemas.options.verify import VerifyOptions
 
 

@@ -4,7 +4,7 @@
 whatever a killed run left uncommitted, verifies the committed units (markers and the
 checksums of their shards), hands the rest to an executor (in this process, or Ray Data tasks
 / actor pools), then aggregates the unit markers into stats.json. Both executors commit through
-`pipelines.units.run_unit`, so a unit written by either is the same files.
+`pipelines.engine.units.run_unit`, so a unit written by either is the same files.
 
 `run_single_stage` is how a command like `segcap describe DIR` runs: the same engine, as step
 `<stage name>`, keyed on the stage's options and a fingerprint of its inputs, so an interrupted
@@ -25,14 +25,14 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from pipelines import previous
-from pipelines.dataset_dir import DatasetDir
-from pipelines.lock import writer_lock
-from pipelines.progress import progress_bar
-from pipelines.runner import StageStats
-from pipelines.stage import Stage, StepResultError
-from pipelines.stopping import check_stop
-from pipelines.units import (
+from pipelines.engine import previous
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.lock import writer_lock
+from pipelines.engine.progress import progress_bar
+from pipelines.engine.runner import StageStats
+from pipelines.engine.stage import Stage, StepResultError
+from pipelines.engine.stopping import check_stop
+from pipelines.engine.units import (
     DEFAULT_UNIT_ROWS,
     StepState,
     WorkUnit,
@@ -261,7 +261,7 @@ def _superseded(state: StepState, config: str) -> bool:
 
 def executor_from_env() -> Executor:
     if os.environ.get(EXECUTOR_ENV, "local").lower() == "ray":
-        from pipelines.ray_exec import RayExecutor
+        from pipelines.engine.ray_exec import RayExecutor
 
         return RayExecutor()
     return LocalExecutor()

@@ -18,19 +18,19 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.dataset_dir import DatasetDir
-from pipelines.stage import Resources, Stage
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.stage import Resources, Stage
 from schemas.recipe import InputSpec, Recipe
 
 # Stage name -> "module:Class"; imported only when a recipe uses the stage.
 STAGE_CLASSES = {
-    "mine": "pipelines.mine:MineStage",
-    "describe": "pipelines.describe:DescribeStage",
-    "score": "pipelines.score:ScoreStage",
-    "select": "pipelines.select:SelectStage",
-    "dedup": "pipelines.dedup:DedupStage",
-    "verify": "pipelines.verify:VerifyStage",
-    "verify_descriptions": "pipelines.verify:VerifyDescriptionsStage",
+    "mine": "pipelines.stages.mine:MineStage",
+    "describe": "pipelines.stages.describe:DescribeStage",
+    "score": "pipelines.stages.score:ScoreStage",
+    "select": "pipelines.stages.select:SelectStage",
+    "dedup": "pipelines.stages.dedup:DedupStage",
+    "verify": "pipelines.stages.verify:VerifyStage",
+    "verify_descriptions": "pipelines.stages.verify:VerifyDescriptionsStage",
 }
 MODEL_BACKENDS = {"transformers", "openai", "vllm"}
 

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines.answers import answer_text
-from pipelines.dataset_dir import (
+from pipelines.stages.answers import answer_text
+from pipelines.store.dataset_dir import (
     COMPLETION_FILES,
     RUN_STATE,
     SHARD_ADVICE,
     DatasetDir,
     DatasetFileError,
 )
-from pipelines.units import StepState
+from pipelines.engine.units import StepState
 from schemas.contract import (
     CONFIG_NAMES,
     GRANULARITY_DEFS,

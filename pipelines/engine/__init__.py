@@ -1,0 +1,1 @@
+"""The engine: the stage shape, the planner, execution (local and Ray), units, resume and commits."""

@@ -1,0 +1,1 @@
+"""The stages a recipe chains: mine, describe, verify, score, dedup, select."""

@@ -1,0 +1,1 @@
+"""The dataset directory on disk: shards, images, side inputs, validation, the card, publishing."""

@@ -1,0 +1,1 @@
+"""The training side: torch datasets over an export (segcap samples, granularity pairs)."""
