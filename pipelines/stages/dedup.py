@@ -31,9 +31,9 @@ from annotators.selection.dedup import (
     near_duplicate_images,
     semantic_duplicates,
 )
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.stages.instruction_rows import conversation_text
 from pipelines.engine.stage import Stage, StageOutput
+from pipelines.stages.instruction_rows import conversation_text
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.budgets import DECODE_MAX_PIXELS
 from schemas.options.scoring import DedupOptions
 

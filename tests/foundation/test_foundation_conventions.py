@@ -11,7 +11,14 @@ from pipelines.ingest.base import ItemResult, LoadedImage, ReadContext
 from pipelines.ingest.coco import decode_annotations
 from pipelines.report.store import _column_definitions
 from schemas import budgets, hierarchy
-from schemas.contract import CONFIGS, DOMAINS, ID_COLUMNS, column_names, sqlite_type, table_from_rows
+from schemas.contract import (
+    CONFIGS,
+    DOMAINS,
+    ID_COLUMNS,
+    column_names,
+    sqlite_type,
+    table_from_rows,
+)
 from schemas.grounding import alignment_problems, panoptic_sentence
 from schemas.ids import (
     derived_segment_id,
