@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-# Anything larger is refused before decoding (a decompression bomb is small on disk, huge in RAM).
-DEFAULT_MAX_PIXELS = 64_000_000
+from schemas.budgets import DECODE_MAX_PIXELS
 
 
 class ImageError(ValueError):
@@ -99,7 +98,7 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:
+def probe_size(data: bytes, max_pixels: int = DECODE_MAX_PIXELS) -> tuple[int, int, str]:
     """(width, height, mode) of the upright image from the header alone, refusing images over
     the pixel budget."""
     image = _open(data, max_pixels)
@@ -108,7 +107,7 @@ def probe_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, 
     return image.width, image.height, image.mode
 
 
-def upright_bytes(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+def upright_bytes(data: bytes, max_pixels: int = DECODE_MAX_PIXELS) -> bytes:
     """`data` itself when it needs no rotation; else the upright image as PNG without EXIF.
 
     PNG, not JPEG: turning a JPEG with Pillow means decoding it, and a JPEG re-encode would add
@@ -171,7 +170,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # L, P, CMYK, YCbCr, 1, ...
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+def decode_image(data: bytes, max_pixels: int = DECODE_MAX_PIXELS) -> DecodedImage:
     """Encoded bytes -> RGB pixels, with the pixel budget enforced before decoding."""
     image = _open(data, max_pixels)
     original_mode = image.mode
@@ -203,7 +202,7 @@ def encode_jpeg(pixels: np.ndarray, quality: int = 92) -> bytes:
 
 
 def image_row(data: bytes, file_name: str, source: str, *, video_id: str | None = None,
-              frame_index: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+              frame_index: int | None = None, max_pixels: int = DECODE_MAX_PIXELS,
               embed: bool = True, path: str | None = None) -> dict:
     """An `images` row for encoded bytes; refuses unreadable or over-budget images (ImageError)."""
     from schemas.ids import content_sha256

@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 
 POINTS, MIN_AREA, SEED = 3, 64, 0
-MAX_PIXELS = 4_194_304  # the `segcap mine` default budget
 
 
 def _rss_mb() -> float:
@@ -59,6 +58,7 @@ def _run(mode: str, image_paths: list[str], cap_gb: float, queue) -> None:
     from annotators.masks.mining import mine_pairs
     from annotators.masks.superpixel import SuperpixelSource
     from pipelines.stages import mine as stage
+    from schemas.budgets import MINING_MAX_PIXELS
 
     source = SuperpixelSource()
     warm = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
@@ -74,14 +74,14 @@ def _run(mode: str, image_paths: list[str], cap_gb: float, queue) -> None:
             if mode == "before":
                 original, stage.upscale_forest = stage.upscale_forest, old.upscale_forest
                 try:
-                    forest = stage.build_forest(source, pixels, MAX_PIXELS, Counter())
+                    forest = stage.build_forest(source, pixels, MINING_MAX_PIXELS, Counter())
                 finally:
                     stage.upscale_forest = original
                 hier_cpu += time.process_time() - start_cpu
                 pairs += len(old.mine_pairs(forest, path, definition="unsamv2", points=POINTS,
                                             seed=SEED, min_area=MIN_AREA).pairs)
             else:
-                forest = stage.build_forest(source, pixels, MAX_PIXELS, Counter())
+                forest = stage.build_forest(source, pixels, MINING_MAX_PIXELS, Counter())
                 hier_cpu += time.process_time() - start_cpu
                 if mode != "hierarchy":
                     definition, clicks = {"after unsamv2": ("unsamv2", "proposal"),

@@ -1,6 +1,7 @@
 """The SegCap dataset contract: every config of a dataset directory, defined once.
 
-`arrow_schema`, `hf_features` and `json_schema` derive the three views from `CONFIGS`.
+`arrow_schema`, `hf_features`, `json_schema` (and `sqlite_type`) derive the views from `CONFIGS`;
+`ID_COLUMNS` and `DOMAINS` are the facts `validate` checks rows against.
 Columns may be added; the ones listed in ARCHITECTURE.md are never renamed or retyped.
 """
 
@@ -67,6 +68,8 @@ SCOPES = ("scene", "instance", "track")
 MASK_SOURCES = ("gt", "superpixel", "sam", "sam2", "unsamv2", "box")
 VERDICTS = ("pass", "fail", "unsure")
 GRANULARITY_DEFS = ("unsamv2", "graco")
+# A segcap sample describes the whole image ("root") or one object and its parts ("subtree").
+GRANULARITIES = ("root", "subtree")
 
 RLE = StructOf(
     (
@@ -158,7 +161,7 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("point", ListOf(FLOAT32, 2), doc="x, y in pixels"),
         Column("mask", RLE),
         Column("granularity", FLOAT32, doc="in [0.1, 1.0]"),
-        Column("granularity_def", STRING, doc="unsamv2 | graco"),
+        Column("granularity_def", STRING, doc=" | ".join(GRANULARITY_DEFS)),
         Column("level", INT32),
         Column("is_part", BOOL),
         Column("area", INT64),
@@ -170,7 +173,7 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("description_id", STRING),
         Column("image_id", STRING, nullable=True),
         Column("video_id", STRING, nullable=True),
-        Column("scope", STRING, doc="scene | instance | track"),
+        Column("scope", STRING, doc=" | ".join(SCOPES)),
         Column("target_id", STRING, nullable=True, doc="segment_id or track id"),
         Column("short", STRING),
         Column("detailed", STRING),
@@ -185,7 +188,7 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
         Column("sample_id", STRING),
         Column("image_id", STRING),
         Column("task", STRING, doc=" | ".join(TASKS)),
-        Column("granularity", STRING, doc="root | subtree"),
+        Column("granularity", STRING, doc=" | ".join(GRANULARITIES)),
         Column("subtree", STRING, nullable=True, doc="focus label of a subtree sample"),
         Column("conversations", CONVERSATIONS),
         Column("masks", ListOf(RLE), doc="k-th mask belongs to the k-th [SEG]"),
@@ -226,6 +229,19 @@ CONFIGS: dict[str, tuple[Column, ...]] = {
 
 CONFIG_NAMES: tuple[str, ...] = tuple(CONFIGS)
 
+# The column that identifies a row of each config (unique within the dataset directory).
+ID_COLUMNS: dict[str, str] = {
+    "images": "image_id", "segments": "segment_id", "granularity_pairs": "pair_id",
+    "descriptions": "description_id", "segcap": "sample_id", "instructions": "sample_id",
+}
+
+# Closed value sets of string columns: (config, column) -> the allowed values.
+DOMAINS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("segcap", "task"): TASKS, ("segcap", "granularity"): GRANULARITIES,
+    ("segments", "mask_source"): MASK_SOURCES, ("granularity_pairs", "mask_source"): MASK_SOURCES,
+    ("granularity_pairs", "granularity_def"): GRANULARITY_DEFS, ("descriptions", "scope"): SCOPES,
+}
+
 
 def _columns(config: str) -> tuple[Column, ...]:
     try:
@@ -263,6 +279,14 @@ def json_schema(config: str) -> dict:
 
 def column_names(config: str) -> list[str]:
     return [c.name for c in _columns(config)]
+
+
+def sqlite_type(config: str, column: str) -> str:
+    """The SQLite type of a contract column (a fourth derived view, for the report's store)."""
+    for c in _columns(config):
+        if c.name == column:
+            return c.type.sqlite()
+    raise KeyError(f"{config} has no contract column {column!r}")
 
 
 def empty_capability_scores() -> dict[str, float | None]:

@@ -129,6 +129,17 @@ def mglmm_numbered(labels: list[str]) -> list[str]:
     return renamed
 
 
+def panoptic_sentence(names: list[str]) -> GroundedText:
+    """MGLMM's panoptic answer over names already ordered and numbered:
+    "Sure, the image contains <p> a </p> [SEG], <p> b </p> [SEG] and <p> c </p> [SEG]."."""
+    text = GroundedText().add("Sure, the image contains ")
+    for index, name in enumerate(names):
+        if index:
+            text.add(" and " if index == len(names) - 1 else ", ")
+        text.add_phrase(name)
+    return text.add(".")
+
+
 def text_label(name: str | None) -> str | None:
     """A dataset class name as words for captions: COCO-stuff suffixes and the MGLMM rewrites
     applied ("sky-other-merged" -> "sky", "wall-brick" -> "brick wall"), "_"/":" as spaces."""

@@ -22,6 +22,10 @@ class ColumnType:
     def json_schema(self) -> dict:
         raise NotImplementedError
 
+    def sqlite(self) -> str:
+        """The SQLite column type; nested values (lists, structs) are stored as JSON text."""
+        return "TEXT"
+
 
 @dataclass(frozen=True)
 class Scalar(ColumnType):
@@ -44,8 +48,14 @@ class Scalar(ColumnType):
         "binary": {"type": "string", "contentEncoding": "base64"},
     }
 
+    _SQLITE = {"int32": "INTEGER", "int64": "INTEGER", "bool": "INTEGER", "float32": "REAL",
+               "binary": "BLOB"}
+
     def arrow(self) -> pa.DataType:
         return self._ARROW[self.name]
+
+    def sqlite(self) -> str:
+        return self._SQLITE.get(self.name, "TEXT")
 
     def feature(self) -> Any:
         from datasets import Value

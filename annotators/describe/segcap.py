@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from schemas.grounding import GroundedText, alignment_problems, mglmm_numbered
-from schemas.ids import stable_id
+from schemas import rows
+from schemas.grounding import GroundedText, alignment_problems, mglmm_numbered, panoptic_sentence
+from schemas.ids import described_sample_id
 
 
 def segcap_row(*, image_id: str, task: str, granularity: str, subtree: str | None, question: str,
                answer: str, masks: list[dict], labels: list[str], spans: list[list[int]],
                segment_ids: list[str], source: str, provenance: dict) -> dict:
-    return {
-        "sample_id": stable_id("segcap", image_id, task, granularity, subtree or "", question,
-                               "|".join(segment_ids)),
-        "image_id": image_id,
-        "task": task,
-        "granularity": granularity,
-        "subtree": subtree,
-        "conversations": [{"from": "human", "value": "<image>\n" + question},
-                          {"from": "gpt", "value": answer}],
-        "masks": masks,
-        "mask_labels": labels,
-        "phrase_spans": spans,
-        "segment_ids": segment_ids,
-        "source": source,
-        "provenance": provenance,
-    }
+    """A described sample: keyed by what was asked about which masks (`described_sample_id`)."""
+    return rows.segcap_row(
+        sample_id=described_sample_id(image_id, task, granularity, subtree, question, segment_ids),
+        image_id=image_id, task=task, granularity=granularity, subtree=subtree,
+        question=question, answer=answer, masks=masks, labels=labels, spans=spans,
+        segment_ids=segment_ids, source=source, provenance=provenance,
+    )
 
 
 def row_problems(row: dict) -> list[str]:
     """Why a row's markers, phrases, spans, masks, labels and segment ids do not line up."""
-    answer = row["conversations"][-1]["value"]
+    answer = rows.answer_text(row["conversations"])
     problems = alignment_problems(answer, len(row["masks"]), len(row["mask_labels"]), row["phrase_spans"])
     if len(row["segment_ids"]) != len(row["masks"]):
         problems.append(f"{len(row['segment_ids'])} segment ids but {len(row['masks'])} masks")
@@ -53,14 +45,8 @@ def numbered_labels(labels: list[str]) -> list[str]:
 
 
 def panoptic_answer(labels: list[str]) -> GroundedText:
-    """"Sure, the image contains <p> a </p> [SEG], <p> b </p> [SEG] and <p> c </p> [SEG].\""""
-    names = mglmm_numbered(labels)  # labels come grouped by class: runs numbered as MGLMM does
-    text = GroundedText().add("Sure, the image contains ")
-    for index, name in enumerate(names):
-        if index:
-            text.add(" and " if index == len(names) - 1 else ", ")
-        text.add_phrase(name)
-    return text.add(".")
+    """The panoptic sentence over labels grouped by class: runs numbered as MGLMM does."""
+    return panoptic_sentence(mglmm_numbered(labels))
 
 
 def referring_answer(expression: str) -> GroundedText:

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from schemas import masks as codec
-from schemas.ids import stable_id
+from schemas.ids import derived_segment_id
+from schemas.rows import segment_row
 
 
 @dataclass
@@ -75,26 +76,19 @@ class MaskForest:
     def segment_ids(self, image_id: str) -> list[str]:
         """Stable ids: existing ones are kept, new ones hash image, source and mask."""
         return [
-            n.segment_id or stable_id(image_id, n.source, n.rle["counts"], n.parent, n.level)
+            n.segment_id or derived_segment_id(image_id, n.source, n.rle["counts"], n.parent, n.level)
             for n in self.nodes
         ]
 
     def segment_rows(self, image_id: str) -> list[dict]:
         ids = self.segment_ids(image_id)
         return [
-            {
-                "segment_id": ids[i],
-                "image_id": image_id,
-                "parent_id": None if n.parent is None else ids[n.parent],
-                "level": n.level,
-                "mask": n.rle,
-                "bbox": n.bbox,
-                "area": n.area,
-                "category": n.category,
-                "mask_source": n.source,
-                "score": n.score,
-                "track_id": n.track_id,
-            }
+            segment_row(
+                segment_id=ids[i], image_id=image_id,
+                parent_id=None if n.parent is None else ids[n.parent], level=n.level,
+                mask=n.rle, bbox=n.bbox, area=n.area, category=n.category,
+                mask_source=n.source, score=n.score, track_id=n.track_id,
+            )
             for i, n in enumerate(self.nodes)
         ]
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from annotators.masks.forest import MaskForest, containment_matrix
 from schemas import masks as codec
+from schemas.hierarchy import MISSING_PARENT, PARENT_CYCLE, resolve
 
 SOURCE = "gt"
 
@@ -27,22 +28,16 @@ class HierarchyError(ValueError):
 
 
 def _parent_first(ids: list[str], parents: list[str | None]) -> list[int]:
-    """Indices ordered so every parent precedes its children; refuses cycles and orphans."""
-    known = set(ids)
-    for node_id, parent in zip(ids, parents, strict=True):
-        if parent is not None and parent not in known:
-            raise HierarchyError("missing_parent", f"{node_id} names parent {parent}, not in the image")
-    position = {node_id: i for i, node_id in enumerate(ids)}
-    depth = []
-    for start in range(len(ids)):
-        seen, index = {start}, start
-        while parents[index] is not None:
-            index = position[parents[index]]
-            if index in seen:
-                raise HierarchyError("parent_cycle", f"{ids[start]} is its own ancestor")
-            seen.add(index)
-        depth.append(len(seen) - 1)
-    return sorted(range(len(ids)), key=lambda i: (depth[i], i))
+    """Indices ordered so every parent precedes its children; refuses a broken hierarchy
+    (the one rule of `schemas.hierarchy`) as a whole."""
+    forest = resolve(dict(zip(ids, parents, strict=True)))
+    for node_id in ids:
+        reason = forest.broken.get(node_id)
+        if reason == MISSING_PARENT:
+            raise HierarchyError(reason, f"{node_id} hangs under a parent that is not in the image")
+        if reason == PARENT_CYCLE:
+            raise HierarchyError(reason, f"{node_id} is its own ancestor or hangs under a cycle")
+    return sorted(range(len(ids)), key=lambda i: (forest.depth[ids[i]], i))
 
 
 def _forest(height: int, width: int, ids: list[str], parents: list[str | None], rles: list[dict],

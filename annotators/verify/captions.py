@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from schemas.grounding import SEG, parse_grounded
+from schemas.rows import answer_text
 
 # The clause after a phrase's [SEG] ("at the left") runs to the next phrase or sentence end.
 _CLAUSE_END = re.compile(r"<p>|[.;,]|\band\b")
@@ -19,16 +20,8 @@ class GroundedPhrase:
     segment_id: str | None
 
 
-def answer_text(sample: dict) -> str:
-    """The first gpt turn: the grounded answer of a SegCap sample."""
-    for turn in sample.get("conversations") or []:
-        if turn.get("from") == "gpt":
-            return turn.get("value") or ""
-    return ""
-
-
 def grounded_phrases(sample: dict) -> list[GroundedPhrase]:
-    answer = answer_text(sample)
+    answer = answer_text(sample.get("conversations"))
     parsed = parse_grounded(answer)
     segment_ids = list(sample.get("segment_ids") or [])
     phrases = []

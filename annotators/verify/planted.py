@@ -14,16 +14,17 @@ import copy
 import numpy as np
 
 from annotators.verify import words
-from annotators.verify.captions import answer_text, grounded_phrases
+from annotators.verify.captions import grounded_phrases
 from annotators.verify.evidence import ImageEvidence, colour_shares
 from schemas.grounding import parse_grounded
 from schemas.masks import decode, encode_array
+from schemas.rows import answer_text
 
 ERROR_KINDS = ("swap", "colour", "category", "hallucination")
 
 
 def _replace_phrases(sample: dict, new_texts: dict[int, str]) -> dict:
-    answer = answer_text(sample)
+    answer = answer_text(sample["conversations"])
     spans = parse_grounded(answer).spans
     for index in sorted(new_texts, reverse=True):
         start, end = spans[index]
@@ -92,7 +93,7 @@ def hallucination(sample: dict, image: ImageEvidence, rng: np.random.Generator,
     if not absent or background is None:
         return None
     name = absent[rng.integers(len(absent))]
-    answer = answer_text(sample).rstrip(". ")
+    answer = answer_text(sample["conversations"]).rstrip(". ")
     index = len(grounded_phrases(sample))
     corrupted = _with_answer(sample, f"{answer} and <p> a {name} </p> [SEG].")
     corrupted["masks"] = list(corrupted["masks"]) + [encode_array(background)]

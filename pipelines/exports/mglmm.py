@@ -25,13 +25,13 @@ import json
 import re
 from pathlib import Path
 
-from pipelines.stages.answers import answer_text
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.exports.dataset import ExportError
 from pipelines.exports.common import ExportReport, image_bytes, source_dataset, staged_output
 from pipelines.store.image_source import DatasetImages
 from pipelines.exports.verdicts import row_failed
 from schemas.grounding import parse_grounded
+from schemas.rows import answer_text
 
 BATCH_ROWS = 256
 MGSC_DIR, MGSC_IMAGES = "MGLMM_gcg_new", "SegmentAnything/imgs"

@@ -24,9 +24,9 @@ import pyarrow as pa
 
 from annotators.images import ImageError, decode_image, image_row, read_image_bytes, resolve_inside
 from pipelines.engine.stage import Stage, StageOutput
-from schemas import masks
+from schemas import masks, rows
 from schemas.grounding import GroundedText
-from schemas.ids import stable_id
+from schemas.ids import ingested_sample_id, ingested_segment_id
 from schemas.options.ingest import IngestOptions
 from schemas.provenance import make_provenance
 
@@ -119,41 +119,26 @@ class ReadContext:
                     parent_id: str | None = None, level: int = 0, track_id: int | None = None,
                     score: float | None = None, is_crowd: bool | None = None,
                     mask_source: str = "gt") -> dict:
-        return {
-            "segment_id": stable_id(self.source, image.image_id, "segment", key),
-            "image_id": image.image_id,
-            "parent_id": parent_id,
-            "level": level,
-            **masks.describe(rle),
-            "category": category,
-            "mask_source": mask_source,
-            "score": score,
-            "track_id": track_id,
-            "is_crowd": is_crowd,
-        }
+        """A segment of this source, keyed by the source's own `key` for it."""
+        return rows.segment_row(
+            segment_id=ingested_segment_id(self.source, image.image_id, key),
+            image_id=image.image_id, mask=rle, parent_id=parent_id, level=level,
+            category=category, mask_source=mask_source, score=score, track_id=track_id,
+            is_crowd=is_crowd,
+        )
 
     def segcap_row(self, image: LoadedImage, key: Any, *, task: str, question: str,
                    answer: GroundedText, masks_: list[dict], labels: list[str],
                    segment_ids: list[str], granularity: str = "root",
                    subtree: str | None = None, source_id: Any = None) -> dict:
-        return {
-            "sample_id": stable_id(self.source, image.image_id, task, key),
-            "image_id": image.image_id,
-            "task": task,
-            "granularity": granularity,
-            "subtree": subtree,
-            "conversations": [
-                {"from": "human", "value": f"<image>\n{question}"},
-                {"from": "gpt", "value": answer.text},
-            ],
-            "masks": masks_,
-            "mask_labels": labels,
-            "phrase_spans": answer.spans,
-            "segment_ids": segment_ids,
-            "source": self.source,
-            "provenance": self.provenance,
-            "source_id": None if source_id is None else str(source_id),
-        }
+        """A sample of this source, keyed by the source's own `key` for it."""
+        return rows.segcap_row(
+            sample_id=ingested_sample_id(self.source, image.image_id, task, key),
+            image_id=image.image_id, task=task, granularity=granularity, subtree=subtree,
+            question=question, answer=answer.text, masks=masks_, labels=labels,
+            spans=answer.spans, segment_ids=segment_ids, source=self.source,
+            provenance=self.provenance, source_id=source_id,
+        )
 
 
 def box_mask(x: float, y: float, w: float, h: float, height: int, width: int) -> dict:

@@ -33,7 +33,7 @@ from pipelines.ingest.jsonfiles import (
     read_array,
     stream_items,
 )
-from schemas import masks
+from schemas import hierarchy, masks
 from schemas.options.ingest import IngestOptions
 
 PRIMARY = "segments"
@@ -176,36 +176,32 @@ def decode_annotations(annotations: list, categories: dict, image, ctx: ReadCont
             result.counters["box_masks"] += 1
         accepted[key] = row
         meta[key] = (ann, str(ann.get("category_id")), category)
-    parents = _parents(accepted, meta, result)
-    for key, row in list(accepted.items()):
-        if key not in parents:
-            continue
-        parent_key = parents[key]
-        row["parent_id"] = accepted[parent_key]["segment_id"] if parent_key else None
-        row["level"] = _depth(key, parents)
-    for row in accepted.values():
+    parents = {key: _parent(key, ann, category, accepted, meta)
+               for key, (ann, _, category) in meta.items()}
+    forest = hierarchy.resolve(parents)
+    for key, reason in forest.broken.items():
+        # A part whose parent is absent (or was itself rejected) goes, and so do its parts.
+        result.reject(f"annotation {key}", _REJECT_REASON[reason], meta[key][0])
+        del accepted[key]
+    for key, row in accepted.items():
+        row["parent_id"] = accepted[parents[key]]["segment_id"] if parents[key] else None
+        row["level"] = forest.depth[key]
         result.add("segments", row)
     return accepted
 
 
-def _parents(accepted: dict, meta: dict, result: ItemResult) -> dict[str, str | None]:
-    parents: dict[str, str | None] = {}
-    for key, (ann, _, category) in meta.items():
-        if ann.get("parent_id") is not None:
-            parents[key] = str(ann["parent_id"])
-        elif category["parent"] is not None:
-            parents[key] = _best_container(key, category["parent"], accepted, meta)
-    # A child whose parent is missing (or was itself rejected) is rejected too, transitively.
-    changed = True
-    while changed:
-        changed = False
-        for key, parent_key in parents.items():
-            if key in accepted and parent_key is not None and (
-                    parent_key not in accepted or parent_key == key):
-                result.reject(f"annotation {key}", "unknown_parent", meta[key][0])
-                del accepted[key]
-                changed = True
-    return {k: p for k, p in parents.items() if k in accepted}
+# Ingest's names for the hierarchy rule's reasons ("unknown_parent" predates the shared rule).
+_REJECT_REASON = {hierarchy.MISSING_PARENT: "unknown_parent",
+                  hierarchy.PARENT_CYCLE: hierarchy.PARENT_CYCLE}
+
+
+def _parent(key: str, ann: dict, category: dict, accepted: dict, meta: dict) -> str | None:
+    """An explicit `parent_id` wins; else a part category hangs under its best container."""
+    if ann.get("parent_id") is not None:
+        return str(ann["parent_id"])
+    if category["parent"] is not None:
+        return _best_container(key, category["parent"], accepted, meta)
+    return None
 
 
 def _best_container(key: str, parent_category: str, accepted: dict, meta: dict) -> str | None:
@@ -217,14 +213,3 @@ def _best_container(key: str, parent_category: str, accepted: dict, meta: dict) 
     overlaps = masks.iou([accepted[key]["mask"]], [accepted[k]["mask"] for k in candidates])[0]
     best = int(overlaps.argmax())
     return candidates[best] if overlaps[best] > 0 else None
-
-
-def _depth(key: str, parents: dict[str, str | None]) -> int:
-    depth, seen = 0, {key}
-    while parents.get(key) is not None:
-        key = parents[key]
-        if key in seen:  # a parent_id cycle: stop rather than loop
-            break
-        seen.add(key)
-        depth += 1
-    return depth

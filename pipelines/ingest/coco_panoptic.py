@@ -28,7 +28,7 @@ from pipelines.ingest.base import (
 )
 from pipelines.ingest.jsonfiles import check_depth, check_size, read_array, stream_items
 from schemas import masks
-from schemas.grounding import GroundedText, mglmm_label, mglmm_numbered
+from schemas.grounding import mglmm_label, mglmm_numbered, panoptic_sentence
 from schemas.options.ingest import IngestOptions
 
 PRIMARY = "segments"
@@ -132,12 +132,7 @@ def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
 def panoptic_sample(ctx: ReadContext, image, rows: list[dict], names: list[str],
                     source_id=None) -> dict:
     labels = mglmm_numbered([mglmm_label(name) for name in names])
-    answer = GroundedText().add("Sure, the image contains ")
-    for k, label in enumerate(labels):
-        if k:
-            answer.add(" and " if k == len(labels) - 1 else ", ")
-        answer.add_phrase(label)
-    answer.add(".")
+    answer = panoptic_sentence(labels)
     return ctx.segcap_row(image, "panoptic", task="panoptic", question=QUESTION, answer=answer,
                           masks_=[r["mask"] for r in rows], labels=labels,
                           segment_ids=[r["segment_id"] for r in rows], source_id=source_id)

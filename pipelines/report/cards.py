@@ -22,6 +22,7 @@ from pipelines.report.media import (
 from pipelines.report.store import ReportStore
 from schemas.grounding import CLOSE, OPEN, SEG, alignment_problems, parse_grounded
 from schemas.options.report import ReportOptions
+from schemas.rows import answer_text
 
 _IMAGE_TOKEN = re.compile(r"<image>\s*")
 
@@ -207,8 +208,8 @@ class CardBuilder:
                     seen += parse_grounded(turn["value"]).seg_count
                 else:
                     turns.append((turn["from"], [(_IMAGE_TOKEN.sub("", turn["value"]), None)]))
-            answers = " ".join(t["value"] for t in json.loads(row["conversations"]) if t["from"] == "gpt")
-            problems = alignment_problems(answers, len(masks), len(labels))
+            problems = alignment_problems(answer_text(json.loads(row["conversations"])),
+                                          len(masks), len(labels))
             verdicts = json.loads(row["verification"]) if row["verification"] else None
             card.samples.append(Sample(row["sample_id"], row["task"], row["granularity"],
                                        row["subtree"], turns, problems,

@@ -13,30 +13,43 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipelines.store.dataset_dir import DatasetDir
+from schemas.contract import ID_COLUMNS, sqlite_type
 
 BATCH_ROWS = 512
 
-_TABLES = {
-    "images": "image_id TEXT PRIMARY KEY, ord INTEGER, source TEXT, file_name TEXT,"
-              " video_id TEXT, frame_index INTEGER",
-    "segments": "image_id TEXT, segment_id TEXT, parent_id TEXT, level INTEGER, category TEXT,"
-                " area INTEGER, mask TEXT, track_id INTEGER, bbox TEXT",
-    "pairs": "image_id TEXT, instance_id TEXT, segment_id TEXT, x REAL, y REAL,"
-             " granularity REAL, granularity_def TEXT, level INTEGER, is_part INTEGER, mask TEXT,"
-             " area INTEGER",
-    "descriptions": "image_id TEXT, scope TEXT, target_id TEXT, short TEXT, detailed TEXT,"
-                    " video_id TEXT",
-    "segcap": "image_id TEXT, sample_id TEXT, task TEXT, granularity TEXT, subtree TEXT,"
-              " source TEXT, conversations TEXT, masks TEXT, mask_labels TEXT, segment_ids TEXT,"
-              " verification TEXT",
-    "instructions": "image_id TEXT, sample_id TEXT, source TEXT, conversations TEXT,"
-                    " scores TEXT, styles TEXT, selected INTEGER, selection_method TEXT,"
-                    " budget REAL, duplicate_of TEXT",
-    "rejects": "input_ref TEXT, stage TEXT, reason TEXT, raw TEXT",
+# Each store table: the config it mirrors and its columns. A plain name is that config's contract
+# column and takes the contract's type; a (name, type) pair is a value derived for the report.
+_TABLES: dict[str, tuple[str, tuple]] = {
+    "images": ("images", ("image_id", ("ord", "INTEGER"), "source", "file_name", "video_id",
+                          "frame_index")),
+    "segments": ("segments", ("image_id", "segment_id", "parent_id", "level", "category", "area",
+                              "mask", "track_id", "bbox")),
+    "pairs": ("granularity_pairs", ("image_id", "instance_id", "segment_id", ("x", "REAL"),
+                                    ("y", "REAL"), "granularity", "granularity_def", "level",
+                                    "is_part", "mask", "area")),
+    "descriptions": ("descriptions", ("image_id", "scope", "target_id", "short", "detailed",
+                                      "video_id")),
+    "segcap": ("segcap", ("image_id", "sample_id", "task", "granularity", "subtree", "source",
+                          "conversations", "masks", "mask_labels", "segment_ids", "verification")),
+    "instructions": ("instructions", ("image_id", "sample_id", "source", "conversations",
+                                      ("scores", "TEXT"), "styles", "selected", "selection_method",
+                                      "budget", "duplicate_of")),
+    "rejects": ("rejects", ("input_ref", "stage", "reason", "raw")),
 }
 _INDEXES = {"segments": "image_id", "pairs": "image_id", "descriptions": "image_id",
             "images": "video_id",
             "segcap": "image_id", "instructions": "image_id", "rejects": "input_ref"}
+
+
+def _column_definitions(table: str) -> str:
+    """`name TYPE, ...` with contract columns typed by the contract; the image id is the key."""
+    config, columns = _TABLES[table]
+    definitions = []
+    for column in columns:
+        name, kind = column if isinstance(column, tuple) else (column, sqlite_type(config, column))
+        key = " PRIMARY KEY" if table == "images" and name == ID_COLUMNS["images"] else ""
+        definitions.append(f"{name} {kind}{key}")
+    return ", ".join(definitions)
 
 
 def _dump(value) -> str:
@@ -94,8 +107,8 @@ class ReportStore:
     def __init__(self, path: Path):
         self.db = sqlite3.connect(path)
         self.db.row_factory = sqlite3.Row
-        for table, columns in _TABLES.items():
-            self.db.execute(f"CREATE TABLE {table} ({columns})")
+        for table in _TABLES:
+            self.db.execute(f"CREATE TABLE {table} ({_column_definitions(table)})")
 
     def close(self) -> None:
         self.db.close()
@@ -112,7 +125,7 @@ class ReportStore:
             for row in rows:
                 observe("images", row)
         for config, (table, columns, to_tuple) in _LOADERS.items():
-            placeholders = ", ".join("?" * len(_TABLES[table].split(",")))
+            placeholders = ", ".join("?" * len(_TABLES[table][1]))
             # a column added to the contract later (e.g. verification) is read where every shard has it
             present = shared_columns(dataset, config)
             for batch in dataset.iter_batches(config, BATCH_ROWS, [c for c in columns if c in present]):

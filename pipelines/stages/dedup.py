@@ -31,12 +31,12 @@ from annotators.selection.dedup import (
     near_duplicate_images,
     semantic_duplicates,
 )
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.stages.instruction_rows import conversation_text
 from pipelines.engine.stage import Stage, StageOutput
+from pipelines.stages.instruction_rows import conversation_text
+from pipelines.store.dataset_dir import DatasetDir
+from schemas.budgets import DECODE_MAX_PIXELS
 from schemas.options.scoring import DedupOptions
 
-MAX_IMAGE_PIXELS = 40_000_000
 IMAGE_BATCH = 64
 
 
@@ -98,7 +98,7 @@ class DedupStage(Stage):
                     continue
                 try:
                     data = images.read(image)  # the one resolver: never a file outside the roots
-                    hashes[image_id] = dct_hash(decode_image(data, MAX_IMAGE_PIXELS).pixels)
+                    hashes[image_id] = dct_hash(decode_image(data, DECODE_MAX_PIXELS).pixels)
                 except (ImageError, OSError):
                     self.found["image_unreadable"] += 1  # not hashed: only exact matching applies
         names = sorted(hashes)

@@ -26,14 +26,13 @@ import pyarrow as pa
 from annotators.scoring import mmssr_prompts as mp
 from annotators.scoring.samples import PreparedSample, SampleError, prepare
 from annotators.scoring.styler import rule_styles
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.stages.instruction_rows import ImageIndex, duplicated_ids, rows_or_errors
 from pipelines.engine.stage import Stage, StageOutput
+from pipelines.stages.instruction_rows import ImageIndex, duplicated_ids, rows_or_errors
+from pipelines.store.dataset_dir import DatasetDir
+from schemas.budgets import DECODE_MAX_PIXELS
 from schemas.contract import CAPABILITY_FIELDS
 from schemas.options.scoring import ScoreOptions
 from schemas.provenance import make_provenance
-
-MAX_IMAGE_PIXELS = 40_000_000
 
 
 class ScoreStage(Stage):
@@ -134,7 +133,7 @@ class ScoreStage(Stage):
         if self.images is None or self.settings.backend == "rules":
             return rows, [None] * len(rows)
         found, errors = self.images.pixels([r["image_id"] for r in rows if r["image_id"]],
-                                           MAX_IMAGE_PIXELS)
+                                           DECODE_MAX_PIXELS)
         kept, pixels = [], []
         for row in rows:
             if row["image_id"] in errors:

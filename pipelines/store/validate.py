@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines.stages.answers import answer_text
 from pipelines.store.dataset_dir import (
     COMPLETION_FILES,
     RUN_STATE,
@@ -27,23 +26,15 @@ from pipelines.store.dataset_dir import (
 from pipelines.engine.units import StepState
 from schemas.contract import (
     CONFIG_NAMES,
-    GRANULARITY_DEFS,
-    MASK_SOURCES,
+    DOMAINS,
+    ID_COLUMNS,
     SCHEMA_VERSION,
-    SCOPES,
-    TASKS,
     VERDICTS,
     arrow_schema,
 )
 from schemas.grounding import alignment_problems
+from schemas.rows import answer_text
 
-ID_COLUMNS = {"images": "image_id", "segments": "segment_id", "granularity_pairs": "pair_id",
-              "descriptions": "description_id", "segcap": "sample_id", "instructions": "sample_id"}
-DOMAINS = {
-    ("segcap", "task"): TASKS, ("segcap", "granularity"): ("root", "subtree"),
-    ("segments", "mask_source"): MASK_SOURCES, ("granularity_pairs", "mask_source"): MASK_SOURCES,
-    ("granularity_pairs", "granularity_def"): GRANULARITY_DEFS, ("descriptions", "scope"): SCOPES,
-}
 BATCH_ROWS = 1024
 EXAMPLES_PER_CHECK = 5
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines.stages.answers import answer_text
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.exports.verdicts import drop_failed as drop_failed_rows
 from schemas import masks
 from schemas.grounding import parse_grounded
+from schemas.rows import answer_text
 
 try:  # torch is optional for the rest of the package; this module needs it only when used
     from torch.utils.data import Dataset as _TorchDataset

@@ -7,11 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.budgets import DECODE_MAX_PIXELS
+
 IngestFormat = Literal["images", "coco", "coco-panoptic", "refcoco", "mot", "llava", "mgsc", "grandf"]
 INGEST_FORMATS: tuple[str, ...] = IngestFormat.__args__
 
-# Same budget as annotators.images.DEFAULT_MAX_PIXELS (schemas may not import annotators).
-DEFAULT_MAX_PIXELS = 64_000_000
 
 
 class IngestOptions(BaseModel):
@@ -24,7 +24,7 @@ class IngestOptions(BaseModel):
         description="image root that annotation paths resolve inside; default: the source's folder",
     )
     source_name: str | None = Field(default=None, description="`source` column; default: source stem")
-    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0, description="decompression-bomb limit")
+    max_pixels: int = Field(default=DECODE_MAX_PIXELS, gt=0, description="decompression-bomb limit")
     embed_images: bool = Field(default=True, description="store image bytes (else only the path)")
     decode_images: bool = Field(
         default=True, description="fully decode each image (catches truncated files), not only probe it"

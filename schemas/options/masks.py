@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.budgets import DECODE_MAX_PIXELS, MINING_MAX_PIXELS
+
 
 class SuperpixelOptions(BaseModel):
     """The weight-free hierarchy: SLIC superpixels merged greedily into one tree."""
@@ -94,9 +96,9 @@ class MineOptions(BaseModel):
     max_path: int = Field(6, ge=1, description="masks emitted per point (root first)")
     min_area: int = Field(64, ge=1, description="masks smaller than this are dropped")
     iou_merge: float = Field(0.9, gt=0, le=1, description="near-identical masks in a tree merge")
-    max_pixels: int = Field(4_194_304, ge=1, description="pixel budget of one image")
+    max_pixels: int = Field(MINING_MAX_PIXELS, ge=1, description="pixel budget of one image")
     over_budget: Literal["downscale", "reject"] = "downscale"
-    decode_max_pixels: int = Field(64_000_000, ge=1, description="refused before decoding")
+    decode_max_pixels: int = Field(DECODE_MAX_PIXELS, ge=1, description="refused before decoding")
     seed: int = 0
     superpixel: SuperpixelOptions = Field(default_factory=SuperpixelOptions)
     sam: SamOptions = Field(default_factory=SamOptions)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.budgets import DECODE_MAX_PIXELS
+
 
 class ReportOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -15,4 +17,4 @@ class ReportOptions(BaseModel):
     max_samples: int = Field(6, ge=1, description="segcap captions shown per card")
     max_instructions: int = Field(4, ge=1, description="instruction samples shown per card")
     max_rejects_listed: int = Field(100, ge=0, description="reject rows listed on the overview")
-    max_image_pixels: int = Field(64_000_000, ge=1, description="refuse larger images (bombs)")
+    max_image_pixels: int = Field(DECODE_MAX_PIXELS, ge=1, description="refuse larger images (bombs)")
