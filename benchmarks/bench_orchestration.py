@@ -66,7 +66,7 @@ def overhead(work: Path) -> dict:
     from pipelines.ingest.demo_data import build_demo_inputs
     from pipelines.engine.plan import plan_run
     from pipelines.engine.runner import run_stage
-    from schemas.recipe import load_recipe
+    from pipelines.engine.recipe import load_recipe
 
     build_demo_inputs(work / "inputs")
     shutil.copyfile(DEMO_RECIPE, work / "recipe.yaml")

@@ -55,7 +55,7 @@ def test_orchestration_missing_recipe_file(tmp_path):
 def test_orchestration_every_bundled_recipe_parses(tmp_path):
     import yaml
 
-    from schemas.recipe import parse_recipe
+    from pipelines.engine.recipe import parse_recipe
 
     recipes = sorted(Path(__file__).parents[2].joinpath("recipes").glob("*.yaml"))
     assert {p.stem for p in recipes} >= {"demo", "coco_parts", "mot", "llava_select", "vllm_cluster"}
