@@ -25,7 +25,6 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.tasks import exponential_backoff
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.execute import LocalExecutor, execute_step, invalidate_changed
 from pipelines.engine.lock import writer_lock
 from pipelines.engine.plan import Step, plan_run, ray_address
@@ -33,6 +32,7 @@ from pipelines.engine.ray_exec import RayExecutor, RaySettings
 from pipelines.engine.recipe import load_recipe
 from pipelines.engine.stopping import on_hard_exit
 from pipelines.engine.units import StepState
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.recipe import PrefectSection, RecipeBase
 
 

@@ -26,7 +26,6 @@ from typing import Protocol
 import pyarrow as pa
 
 from pipelines.engine import previous
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.lock import writer_lock
 from pipelines.engine.progress import progress_bar
 from pipelines.engine.runner import StageStats
@@ -41,6 +40,7 @@ from pipelines.engine.units import (
     plan_units,
     run_unit,
 )
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.provenance import pinned_created_at
 
 OnResult = Callable[[dict], None]

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.stage import Stage
 from pipelines.engine.stopping import check_stop, on_hard_exit
 from pipelines.engine.units import StepState, WorkUnit, run_unit
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.provenance import pinned_created_at
 
 DEFAULT_OBJECT_STORE_MB = 1024

@@ -31,8 +31,8 @@ from annotators.selection.dedup import (
     near_duplicate_images,
     semantic_duplicates,
 )
-from pipelines.stages.instruction_rows import conversation_text
 from pipelines.engine.stage import Stage, StageOutput
+from pipelines.stages.instruction_rows import conversation_text
 from schemas.options.scoring import DedupOptions
 
 MAX_IMAGE_PIXELS = 40_000_000

@@ -26,8 +26,8 @@ import pyarrow as pa
 from annotators.scoring import mmssr_prompts as mp
 from annotators.scoring.samples import PreparedSample, SampleError, prepare
 from annotators.scoring.styler import rule_styles
-from pipelines.stages.instruction_rows import ImageIndex, duplicated_ids, rows_or_errors
 from pipelines.engine.stage import Stage, StageOutput
+from pipelines.stages.instruction_rows import ImageIndex, duplicated_ids, rows_or_errors
 from schemas.contract import CAPABILITY_FIELDS
 from schemas.options.scoring import ScoreOptions
 from schemas.provenance import make_provenance

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from annotators.selection.baselines import deita_select, kmeans_select, mean_score, random_select
 from annotators.selection.common import resolve_budget, summary_table
 from annotators.selection.mmssr import mmssr_select, style_bins
-from pipelines.stages.instruction_rows import capability_matrix, conversation_text
 from pipelines.engine.stage import Stage, StageOutput
+from pipelines.stages.instruction_rows import capability_matrix, conversation_text
 from schemas.options.scoring import SelectOptions
 
 

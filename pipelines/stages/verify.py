@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from annotators.verify.evidence import ImageEvidence, Verdict
 from pipelines.engine.stage import Stage, StageOutput
-from pipelines.store.side_inputs import one_of
 from pipelines.stages.verifiers import build_verifier, load_evidence
+from pipelines.store.side_inputs import one_of
 from schemas.options.verify import VerifyOptions
 
 

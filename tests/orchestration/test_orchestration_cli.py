@@ -69,11 +69,11 @@ def test_orchestration_every_bundled_recipe_parses(tmp_path):
 
 
 def _finished_dataset(tmp_path: Path) -> Path:
-    from pipelines.store.dataset_dir import DatasetDir
-    from pipelines.ingest.demo_data import write_photos
     from pipelines.engine.execute import execute_step
     from pipelines.ingest import IngestStage, item_batches
+    from pipelines.ingest.demo_data import write_photos
     from pipelines.ingest.registry import reader_for
+    from pipelines.store.dataset_dir import DatasetDir
     from schemas.options.ingest import IngestOptions
 
     write_photos(tmp_path / "photos")
