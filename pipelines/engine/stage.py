@@ -20,7 +20,6 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -133,8 +132,8 @@ class Stage:
 
         Set by the engine before `setup`; a single-stage command runs as step
         `default_step_id()`. A stage that reads its own output configs (e.g. ingest skipping
-        images other steps wrote) must tell its own step's shards apart by this prefix, never
-        by its `name`.
+        images other steps wrote) tells its own step's shards apart by this prefix
+        (`self.side.read(..., others_only=True)`), never by its `name`.
         """
         return self._step_id or self.default_step_id()
 
@@ -145,9 +144,6 @@ class Stage:
     def default_step_id(self) -> str:
         """The step a single-stage command runs as: the stage's name (ingest: one per source)."""
         return self.name
-
-    def owns_shard(self, path) -> bool:
-        return Path(path).name.startswith(f"{self.step_id}-")
 
     def setup(self) -> None:
         """Load models or plans once per worker. Called before the first `process`."""
