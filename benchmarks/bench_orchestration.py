@@ -23,14 +23,14 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 def mining_scaling(work: Path, scenes: int) -> dict:
-    from pipelines.store.dataset_dir import DatasetDir
-    from pipelines.ingest.demo_data import write_scenes
     from pipelines.engine.execute import LocalExecutor, execute_step
-    from pipelines.ingest import IngestStage, item_batches
-    from pipelines.ingest.registry import reader_for
-    from pipelines.stages.mine import MineStage
     from pipelines.engine.ray_exec import RayExecutor, RaySettings, ensure_ray
     from pipelines.engine.stage import Resources
+    from pipelines.ingest import IngestStage, item_batches
+    from pipelines.ingest.demo_data import write_scenes
+    from pipelines.ingest.registry import reader_for
+    from pipelines.stages.mine import MineStage
+    from pipelines.store.dataset_dir import DatasetDir
     from schemas.options.ingest import IngestOptions
 
     write_scenes(work / "scenes", scenes, seed=11)
@@ -62,11 +62,11 @@ def mining_scaling(work: Path, scenes: int) -> dict:
 def overhead(work: Path) -> dict:
     from flows.commands.demo import DEMO_RECIPE
     from flows.curate import curate
-    from pipelines.store.dataset_dir import DatasetDir
-    from pipelines.ingest.demo_data import build_demo_inputs
     from pipelines.engine.plan import plan_run
+    from pipelines.engine.recipe import load_recipe
     from pipelines.engine.runner import run_stage
-    from schemas.recipe import load_recipe
+    from pipelines.ingest.demo_data import build_demo_inputs
+    from pipelines.store.dataset_dir import DatasetDir
 
     build_demo_inputs(work / "inputs")
     shutil.copyfile(DEMO_RECIPE, work / "recipe.yaml")

@@ -25,14 +25,15 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.tasks import exponential_backoff
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.execute import LocalExecutor, execute_step, invalidate_changed
 from pipelines.engine.lock import writer_lock
 from pipelines.engine.plan import Step, plan_run, ray_address
 from pipelines.engine.ray_exec import RayExecutor, RaySettings
+from pipelines.engine.recipe import load_recipe
 from pipelines.engine.stopping import on_hard_exit
 from pipelines.engine.units import StepState
-from schemas.recipe import PrefectSection, Recipe, load_recipe
+from pipelines.store.dataset_dir import DatasetDir
+from schemas.recipe import PrefectSection, RecipeBase
 
 
 def _run_step(step: Step, dataset_path: str, executor, unit_rows: int, progress: bool) -> dict:
@@ -92,7 +93,7 @@ def run_steps(steps: list[Step], dataset: DatasetDir, settings: PrefectSection, 
     return results
 
 
-def make_executor(recipe: Recipe, address: str | None):
+def make_executor(recipe: RecipeBase, address: str | None):
     if not recipe.ray.enabled:
         return LocalExecutor()
     return RayExecutor(RaySettings(address=ray_address(recipe, address),
@@ -113,7 +114,7 @@ def curate(recipe_path: str, out: str | None = None, ray_address: str | None = N
     return curate_recipe(recipe, ray_address, progress)
 
 
-def curate_recipe(recipe: Recipe, ray_address: str | None = None, progress: bool = True) -> list[dict]:
+def curate_recipe(recipe: RecipeBase, ray_address: str | None = None, progress: bool = True) -> list[dict]:
     """The body of `curate` for an already validated recipe (also used by `segcap demo`)."""
     dataset = DatasetDir(recipe.output)
     on_hard_exit(stop_prefect_servers)

@@ -2,23 +2,24 @@
 
 A recipe names its inputs (each one an ingest), its stages in order (each with the options
 model of that stage, its batch size and resources), named model backends, budgets, the output
-directory, and the Ray and Prefect settings. Every model forbids unknown keys; `load_recipe`
-reports each problem with its key path and its line in the YAML file.
+directory, and the Ray and Prefect settings. Every model forbids unknown keys.
+
+This module holds the parts that do not depend on which stages exist. The step models, one
+per registered stage, are derived from the stage registry by `pipelines.engine.recipe`, which
+builds the full `Recipe` model from `RecipeBase` and parses recipe files: schemas cannot import
+the pipelines that define the stages. `parse_recipe_with` reports each problem with its key
+path and its line in the YAML file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from schemas.options.ingest import IngestOptions
-from schemas.options.language import DescribeOptions
-from schemas.options.masks import MineOptions
-from schemas.options.scoring import DedupOptions, ScoreOptions, SelectOptions
-from schemas.options.verify import VerifyOptions
 
 STEP_ID = r"^[a-z][a-z0-9_]*$"  # no '-': step ids prefix shard names, '-' separates the parts
 
@@ -51,49 +52,12 @@ class InputSpec(IngestOptions):
 
 
 class StepBase(Strict):
+    """What every recipe step has; a stage's step adds `stage: <name>` and `options: <its model>`."""
+
     id: str | None = Field(None, pattern=STEP_ID, description="step id; default: the stage name")
     batch_size: int | None = Field(None, ge=1)
     resources: StepResources = Field(default_factory=StepResources)
     backend: str | None = Field(None, description="name of an entry in `backends`")
-
-
-class MineStep(StepBase):
-    stage: Literal["mine"]
-    options: MineOptions = Field(default_factory=MineOptions)
-
-
-class DescribeStep(StepBase):
-    stage: Literal["describe"]
-    options: DescribeOptions = Field(default_factory=DescribeOptions)
-
-
-class ScoreStep(StepBase):
-    stage: Literal["score"]
-    options: ScoreOptions = Field(default_factory=ScoreOptions)
-
-
-class SelectStep(StepBase):
-    stage: Literal["select"]
-    options: SelectOptions
-
-
-class DedupStep(StepBase):
-    stage: Literal["dedup"]
-    options: DedupOptions = Field(default_factory=DedupOptions)
-
-
-class VerifyStep(StepBase):
-    stage: Literal["verify"]
-    options: VerifyOptions = Field(default_factory=VerifyOptions)
-
-
-class VerifyDescriptionsStep(StepBase):
-    stage: Literal["verify_descriptions"]
-    options: VerifyOptions = Field(default_factory=VerifyOptions)
-
-
-StepSpec = Annotated[MineStep | DescribeStep | ScoreStep | SelectStep | DedupStep | VerifyStep
-                     | VerifyDescriptionsStep, Field(discriminator="stage")]
 
 
 class Backend(Strict):
@@ -128,13 +92,14 @@ class PrefectSection(Strict):
     cache: bool = Field(True, description="skip a task whose inputs and config are unchanged")
 
 
-class Recipe(Strict):
+class RecipeBase(Strict):
+    """A recipe without its `stages:` field, whose step union comes from the stage registry."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     output: Path = Field(description="the dataset directory (relative to the recipe file)")
     export: Path | None = Field(None, description="also export a publishable copy here")
     inputs: list[InputSpec] = Field(min_length=1)
-    stages: list[StepSpec] = Field(default_factory=list)
     backends: dict[str, Backend] = Field(default_factory=dict)
     budgets: Budgets = Field(default_factory=Budgets)
     unit_rows: int = Field(256, ge=1, description="rows per resumable work unit")
@@ -152,7 +117,7 @@ class Recipe(Strict):
         return [spec.id or f"ingest_{index}" for index, spec in enumerate(self.inputs)]
 
     def step_ids(self) -> list[str]:
-        return [step.id or step.stage for step in self.stages]
+        return [step.id or step.stage for step in self.stages]  # `stages` is the derived field
 
 
 BACKEND_CALL_KEYS = ("timeout_s", "attempts", "deadline_s", "max_fallback_share")
@@ -213,22 +178,23 @@ def _marks(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[t
     return out
 
 
-def _place(loc: tuple, marks: dict[tuple, int]) -> tuple[str, int | None]:
+def _place(loc: tuple, marks: dict[tuple, int], tags: set[str]) -> tuple[str, int | None]:
     """Map a pydantic error location to a dotted key path and the nearest YAML line."""
     path: tuple = ()
     for part in loc:
         if (*path, part) in marks:
             path = (*path, part)
-        elif isinstance(part, str) and part in {"mine", "score", "select", "dedup", "describe", "verify",
-                                                   "verify_descriptions"}:
+        elif isinstance(part, str) and part in tags:
             continue  # the discriminator tag pydantic inserts for tagged unions
         else:
             return ".".join(map(str, (*path, part))), marks.get(path)
     return ".".join(map(str, path)) or "(top level)", marks.get(path)
 
 
-def parse_recipe(text: str, source: str = "<recipe>", base_dir: Path | None = None,
-                 overrides: dict | None = None) -> Recipe:
+def parse_recipe_with(model: type[RecipeBase], tags: set[str], text: str, source: str = "<recipe>",
+                      base_dir: Path | None = None, overrides: dict | None = None) -> RecipeBase:
+    """Validate recipe YAML against `model` (a RecipeBase with its `stages:` union, whose step
+    tags are `tags`); every problem is reported at once, with its key path and YAML line."""
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -242,21 +208,14 @@ def parse_recipe(text: str, source: str = "<recipe>", base_dir: Path | None = No
     errors = [(loc, message) for loc, message in _undefined_backends(data)]
     recipe = None
     try:
-        recipe = Recipe.model_validate(data, context={"base_dir": str(base_dir or Path("."))})
+        recipe = model.model_validate(data, context={"base_dir": str(base_dir or Path("."))})
     except ValidationError as error:
         errors += [(tuple(item["loc"]), item["msg"]) for item in error.errors()]
     if errors:
         problems = []
         for loc, message in errors:
-            key, line = _place(loc, marks)
+            key, line = _place(loc, marks, tags)
             where = f"{source}:{line}" if line else source
             problems.append(f"{where}: `{key}`: {message}")
         raise RecipeError("invalid recipe:\n  " + "\n  ".join(problems))
     return recipe
-
-
-def load_recipe(path: str | Path, overrides: dict | None = None) -> Recipe:
-    path = Path(path)
-    if not path.is_file():
-        raise RecipeError(f"recipe file {path} does not exist")
-    return parse_recipe(path.read_text(encoding="utf-8"), str(path), path.parent.resolve(), overrides)

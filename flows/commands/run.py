@@ -61,7 +61,8 @@ def load_or_fail(recipe: Path, out: Path | None):
     """Load the recipe; `--out` moves everything the run writes: the dataset to OUT and the
     recipe's `export:` (if any) to OUT-export beside it, never the recipe's own export path."""
     from pipelines.commands.common import fail
-    from schemas.recipe import RecipeError, load_recipe
+    from pipelines.engine.recipe import load_recipe
+    from schemas.recipe import RecipeError
 
     overrides = None
     if out is not None:

@@ -7,7 +7,7 @@ checksums of their shards), hands the rest to an executor (in this process, or R
 `pipelines.engine.units.run_unit`, so a unit written by either is the same files.
 
 `run_single_stage` is how a command like `segcap describe DIR` runs: the same engine, as step
-`<stage name>`, keyed on the stage's options and a fingerprint of its inputs, so an interrupted
+`stage.default_step_id()` (the stage name; ingest: one per source), keyed on the stage's options and a fingerprint of its inputs, so an interrupted
 command resumes, and a command asked again after it finished recomputes.
 """
 
@@ -26,7 +26,6 @@ from typing import Protocol
 import pyarrow as pa
 
 from pipelines.engine import previous
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.lock import writer_lock
 from pipelines.engine.progress import progress_bar
 from pipelines.engine.runner import StageStats
@@ -41,6 +40,7 @@ from pipelines.engine.units import (
     plan_units,
     run_unit,
 )
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.provenance import pinned_created_at
 
 OnResult = Callable[[dict], None]
@@ -95,7 +95,7 @@ def execute_step(stage: Stage, dataset: DatasetDir, *, executor: Executor | None
                  progress: bool = True, setup_each: bool = False) -> StageStats:
     """Run `stage` as step `step_id` of a run, resuming whatever a killed run left."""
     with writer_lock(dataset.path):
-        return _execute_locked(stage, dataset, executor, step_id or stage.name, key, inputs,
+        return _execute_locked(stage, dataset, executor, step_id or stage.step_id, key, inputs,
                                unit_rows, progress, setup_each)
 
 
@@ -222,12 +222,12 @@ def run_single_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Tabl
                      *, progress: bool = True, finalize: bool = True,
                      executor: Executor | None = None,
                      unit_rows: int = DEFAULT_UNIT_ROWS) -> StageStats:
-    """Run one stage as step `stage.name`: resumes an interrupted run of the same command on
+    """Run one stage as step `stage.step_id` (its default): resumes an interrupted run of the same command on
     the same inputs; asked again after it finished, recomputes (replacing its own output)."""
     with writer_lock(dataset.path):
         tables = list(inputs) if inputs is not None else None
         key = single_stage_key(stage, dataset, tables)
-        state = StepState(dataset, stage.name)
+        state = StepState(dataset, stage.step_id)
         replaced = stage.input_config if stage.replaces_input else None
         if state.finished() is not None and replaced and _superseded(state, replaced):
             # A later step (e.g. select after score) replaced this step's version since: the
@@ -248,7 +248,7 @@ def run_single_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Tabl
             close = getattr(executor, "close", None)
             if close is not None:
                 close()
-        previous.discard(dataset, stage.name)
+        previous.discard(dataset, stage.step_id)
         if finalize:
             dataset.finalize()
         return stats
@@ -278,7 +278,7 @@ def single_stage_key(stage: Stage, dataset: DatasetDir, tables: list[pa.Table] |
                 writer.write_table(table)
             digest.update(hashlib.sha256(sink.getvalue()).digest())
         return "single-" + digest.hexdigest()[:24]
-    state = StepState(dataset, stage.name)
+    state = StepState(dataset, stage.step_id)
     written = set(stage.outputs) | {"rejects"}
     for config in dataset.configs():
         if config in written and not (stage.replaces_input and config == stage.input_config):

@@ -9,7 +9,6 @@ steps that must be redone.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -18,21 +17,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.registry import stage_class
 from pipelines.engine.stage import Resources, Stage
-from schemas.recipe import InputSpec, Recipe
-
-# Stage name -> "module:Class"; imported only when a recipe uses the stage.
-STAGE_CLASSES = {
-    "mine": "pipelines.stages.mine:MineStage",
-    "describe": "pipelines.stages.describe:DescribeStage",
-    "score": "pipelines.stages.score:ScoreStage",
-    "select": "pipelines.stages.select:SelectStage",
-    "dedup": "pipelines.stages.dedup:DedupStage",
-    "verify": "pipelines.stages.verify:VerifyStage",
-    "verify_descriptions": "pipelines.stages.verify:VerifyDescriptionsStage",
-}
-MODEL_BACKENDS = {"transformers", "openai", "vllm"}
+from pipelines.store.dataset_dir import DatasetDir
+from schemas.recipe import InputSpec, RecipeBase
 
 
 @dataclass
@@ -42,12 +30,13 @@ class Step:
     key: str
     build: Callable[[], Stage]
     inputs: Callable[[], Iterator[pa.Table]] | None = None  # explicit inputs (ingest)
-    calls_models: bool = False  # retried with backoff by the flow
+    calls_models: bool = False  # retried with backoff by the flow (`Stage.calls_model`)
     per_unit_setup: bool = False  # reader state must not carry from one unit to the next
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        return self.build().outputs
+        """A class declaration: read without building the stage."""
+        return stage_class(self.stage_name).outputs
 
 
 def _digest(payload) -> str:
@@ -63,15 +52,11 @@ def source_fingerprint(*paths: Path | None) -> str:
     return _digest(entries)
 
 
-def load_class(stage_name: str) -> type[Stage]:
-    module_name, class_name = STAGE_CLASSES[stage_name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
-
-
-def _ingest_step(spec: InputSpec, step_id: str, dataset: DatasetDir) -> Step:
+def _ingest_step(spec: InputSpec, step_id: str) -> Step:
     from pipelines.ingest import IngestStage, item_batches
     from pipelines.ingest.registry import reader_for
 
+    # The step, not the stage, is per input: one IngestStage class, one step id per source.
     options = spec.model_dump(mode="json", exclude={"id"})
     key = _digest({"step": step_id, "options": options,
                    "files": source_fingerprint(spec.source, spec.images, spec.panoptic_masks)})
@@ -87,8 +72,8 @@ def _ingest_step(spec: InputSpec, step_id: str, dataset: DatasetDir) -> Step:
     return Step(step_id, "ingest", key, build, inputs=inputs, per_unit_setup=True)
 
 
-def plan_run(recipe: Recipe, dataset: DatasetDir) -> list[Step]:
-    steps = [_ingest_step(spec, step_id, dataset)
+def plan_run(recipe: RecipeBase, dataset: DatasetDir) -> list[Step]:
+    steps = [_ingest_step(spec, step_id)
              for spec, step_id in zip(recipe.inputs, recipe.input_ids(), strict=True)]
     previous = _digest([s.key for s in steps])
     for spec, step_id in zip(recipe.stages, recipe.step_ids(), strict=True):
@@ -97,14 +82,13 @@ def plan_run(recipe: Recipe, dataset: DatasetDir) -> list[Step]:
                        "batch_size": spec.batch_size, "after": previous})
         previous = key
         resources = Resources(**spec.resources.model_dump())
+        cls = stage_class(spec.stage)
 
-        def build(spec=spec, options=options, resources=resources) -> Stage:
-            cls = load_class(spec.stage)
-            sized = {"batch_size": spec.batch_size} if spec.batch_size else {}
-            return cls(resources=resources, **sized, **options)
+        def build(cls=cls, spec=spec, options=options, resources=resources) -> Stage:
+            return cls(spec.batch_size, resources, **options)
 
-        calls_models = options.get("backend") in MODEL_BACKENDS
-        steps.append(Step(step_id, spec.stage, key, build, calls_models=calls_models))
+        steps.append(Step(step_id, spec.stage, key, build,
+                          calls_models=cls.calls_model(spec.options)))
     _check_unique(steps)
     return steps
 
@@ -117,5 +101,5 @@ def _check_unique(steps: list[Step]) -> None:
         seen.add(step.step_id)
 
 
-def ray_address(recipe: Recipe, override: str | None) -> str | None:
+def ray_address(recipe: RecipeBase, override: str | None) -> str | None:
     return override or recipe.ray.address or os.environ.get("RAY_ADDRESS")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.stage import Stage
 from pipelines.engine.stopping import check_stop, on_hard_exit
 from pipelines.engine.units import StepState, WorkUnit, run_unit
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.provenance import pinned_created_at
 
 DEFAULT_OBJECT_STORE_MB = 1024
@@ -186,7 +186,7 @@ class RayExecutor:
         items = ray.data.from_items([asdict(u) for u in units], override_num_blocks=len(units))
         common = dict(batch_size=1, batch_format="pyarrow", num_cpus=resources.num_cpus,
                       num_gpus=resources.num_gpus or None)
-        if stage.uses_model:
+        if stage.calls_model(stage.settings):  # the model loads once per actor
             mapped = items.map_batches(
                 _UnitActor, compute=ray.data.ActorPoolStrategy(size=max(1, resources.concurrency)),
                 fn_constructor_kwargs={"stage": stage, "dataset_path": str(dataset.path),

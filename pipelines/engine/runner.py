@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from pipelines.store.dataset_dir import DatasetDir, ShardWriter
 from pipelines.engine.stage import Stage, StageOutput
+from pipelines.store.dataset_dir import DatasetDir, ShardWriter
 
 
 @dataclass
@@ -77,8 +77,10 @@ class OutputWriters:
 def run_stage(stage: Stage, dataset: DatasetDir, inputs: Iterable[pa.Table] | None = None,
               total: int | None = None, progress: bool = True, finalize: bool = True) -> StageStats:
     """Run `stage` as a single-stage command: the one engine (`pipelines.engine.execute`), as step
-    `stage.name`, with its units, commits, lock and resume. `total` is kept for callers; the
+    `stage.step_id`, with its units, commits, lock and resume. `total` is kept for callers; the
     engine counts the units' rows itself."""
-    from pipelines.engine.execute import run_single_stage  # execute imports this module's StageStats
+    from pipelines.engine.execute import (
+        run_single_stage,  # execute imports this module's StageStats
+    )
 
     return run_single_stage(stage, dataset, inputs, progress=progress, finalize=finalize)

@@ -156,53 +156,55 @@ class IngestStage(Stage):
     """Decodes a reader's work items, one batch at a time. Input: a table of (ref, item JSON)."""
 
     name = "ingest"
+    options_model = IngestOptions
     input_config = None
+    side_inputs = ("images",)  # images other ingests wrote are not written twice
     outputs = ("images", "segments", "segcap", "instructions")
+    default_batch_size = 16
+    context: ReadContext | None = None
+    other_ingests_images: set[str] | None = None
 
-    def __init__(self, batch_size: int = 16, resources=None, **options: Any):
-        super().__init__(batch_size, resources, **options)
+    @property
+    def reader(self):
         from pipelines.ingest.registry import reader_for
 
-        # `created_at` pins the provenance time of one run; everything else is IngestOptions.
-        self.ingest_options = IngestOptions(
-            batch_size=batch_size, **{k: v for k, v in options.items() if k != "created_at"})
-        self.reader = reader_for(self.ingest_options.format)
-        # Shards, stats and rejects are keyed by stage name: one name per (format, source) lets
-        # several sources be ingested into one directory, and re-ingesting one replace itself.
-        self.name = "ingest." + re.sub(
-            r"[^A-Za-z0-9]+", "_", f"{self.ingest_options.format}.{self.ingest_options.name()}")
-        self.primary_output = self.reader.PRIMARY
-        self.context: ReadContext | None = None
-        self.other_ingests_images: set[str] | None = None
+        return reader_for(self.settings.format)
+
+    @property
+    def primary_output(self) -> str:  # the reader's main config (images, segcap, ...)
+        return self.reader.PRIMARY
+
+    def source_label(self) -> str:
+        """`ingest.<format>_<source>`: names the input in rejects."""
+        return "ingest." + re.sub(r"[^A-Za-z0-9]+", "_", f"{self.settings.format}.{self.settings.name()}")
+
+    def default_step_id(self) -> str:
+        """Shards and stats are keyed by step: one step per (format, source) lets several
+        sources be ingested into one directory, and re-ingesting one replace itself."""
+        return self.source_label()
 
     def setup(self) -> None:
         """Runs before every unit of a resumable run (a fresh reader state per unit)."""
         created_at = self.options.get("created_at") or datetime.now(UTC).isoformat(timespec="seconds")
-        self.context = ReadContext(self.ingest_options, created_at)
-        if not self.ingest_options.embed_images and self.dataset_path is not None:
+        self.context = ReadContext(self.settings, created_at)
+        if not self.settings.embed_images and self.dataset_path is not None:
             from pipelines.store.image_source import record_image_root
 
             # path-only rows are read later only inside recorded roots (pipelines/store/image_source.py)
-            record_image_root(self.dataset_path, self.ingest_options.image_root())
-            if self.ingest_options.source.is_dir():  # folder and MOT readers resolve under it
-                record_image_root(self.dataset_path, self.ingest_options.source)
+            record_image_root(self.dataset_path, self.settings.image_root())
+            if self.settings.source.is_dir():  # folder and MOT readers resolve under it
+                record_image_root(self.dataset_path, self.settings.source)
         if self.other_ingests_images is None:  # other ingests' shards do not change meanwhile
             self.other_ingests_images = self._existing_image_ids()
         self.context.seen_images.update(self.other_ingests_images)
 
     def _existing_image_ids(self) -> set[str]:
-        """Images other ingests already wrote to this directory are not written twice."""
+        """Images other ingests already wrote to this directory are not written twice (our own
+        step's shards are being replaced)."""
         if self.dataset_path is None:
             return set()
-        import pyarrow.parquet as pq
-
-        from pipelines.store.dataset_dir import DatasetDir
-
-        ids: set[str] = set()
-        for path in DatasetDir(self.dataset_path).shard_paths("images"):
-            if not self.owns_shard(path):  # our own step's shards are being replaced
-                ids.update(pq.read_table(path, columns=["image_id"]).column(0).to_pylist())
-        return ids
+        table = self.side.read("images", ["image_id"], others_only=True)
+        return set(table.column("image_id").to_pylist())
 
     def process(self, batch: pa.Table) -> StageOutput:
         output = StageOutput()
@@ -212,24 +214,24 @@ class IngestStage(Stage):
             item = json.loads(text)
             output.counters.update(item.get("counters") or {})
             if "error" in item:
-                output.reject(self.name, ref, item["error"], item.get("raw", ""))
+                output.reject(self.source_label(), ref, item["error"], item.get("raw", ""))
                 continue
             result = ItemResult()
             try:
                 self.reader.decode(item, self.context, result)
             except ITEM_ERRORS as exc:
                 self._forget_images(result)
-                output.reject(self.name, ref, exc.reason, f"{exc} | {text}")
+                output.reject(self.source_label(), ref, exc.reason, f"{exc} | {text}")
                 continue
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
                 # Annotation JSON of the wrong shape: the item is quarantined, not the run.
                 self._forget_images(result)
-                output.reject(self.name, ref, "bad_field", f"{type(exc).__name__}: {exc} | {text}")
+                output.reject(self.source_label(), ref, "bad_field", f"{type(exc).__name__}: {exc} | {text}")
                 continue
             for config, new_rows in result.rows.items():
                 rows[config].extend(new_rows)
             for item_ref, reason, raw in result.rejects:
-                output.reject(self.name, item_ref, reason, raw)
+                output.reject(self.source_label(), item_ref, reason, raw)
             output.counters.update(result.counters)
         for config, config_rows in rows.items():
             output.add_rows(config, config_rows)

@@ -33,7 +33,6 @@ from annotators.selection.dedup import (
 )
 from pipelines.engine.stage import Stage, StageOutput
 from pipelines.stages.instruction_rows import conversation_text
-from pipelines.store.dataset_dir import DatasetDir
 from schemas.budgets import DECODE_MAX_PIXELS
 from schemas.options.scoring import DedupOptions
 
@@ -44,25 +43,23 @@ class DedupStage(Stage):
     name = "dedup"
     options_model = DedupOptions
     input_config = "instructions"
+    side_inputs = ("instructions", "images")  # the whole config; its images' pixels (hashes)
     outputs = ("instructions",)
     primary_output = "instructions"
     replaces_input = True
+    default_batch_size = 4096
 
-    def __init__(self, batch_size: int = 4096, resources=None, **options):
-        super().__init__(batch_size, resources, **options)
+    def setup(self) -> None:
         self.original_of: dict[str, str] = {}
         self.reason_of: dict[str, str] = {}
         self.found: Counter = Counter()
-
-    def setup(self) -> None:
-        dataset = DatasetDir(self.dataset_path)
-        table = dataset.read("instructions", ["sample_id", "image_id", "conversations"])
+        table = self.side.read("instructions", ["sample_id", "image_id", "conversations"])
         order = np.argsort(np.asarray(table.column("sample_id").to_pylist(), dtype=object), kind="stable")
         table = table.take(pa.array(order))
         ids = table.column("sample_id").to_pylist()
         image_ids = table.column("image_id").to_pylist()
         conversations = table.column("conversations").to_pylist()
-        canonical = self._canonical_images(dataset, image_ids)
+        canonical = self._canonical_images(image_ids)
         if self.settings.exact or self.settings.near_images:
             keys = [_content_key(canonical.get(i, i), c) for i, c in zip(image_ids, conversations, strict=True)]
             for index, original in enumerate(exact_duplicates(keys)):
@@ -82,16 +79,14 @@ class DedupStage(Stage):
             self.reason_of[sample_id] = reason
             self.found[reason] += 1
 
-    def _canonical_images(self, dataset: DatasetDir, image_ids: list) -> dict[str, str]:
+    def _canonical_images(self, image_ids: list) -> dict[str, str]:
         """image_id -> the image_id its near-duplicate group is known by (the smallest id)."""
-        if not self.settings.near_images or not dataset.has("images"):
+        if not self.settings.near_images or not self.side.has("images"):
             return {}
         wanted = {i for i in image_ids if i is not None}
         hashes: dict[str, np.ndarray] = {}
-        from pipelines.store.image_source import DatasetImages
-
-        images = DatasetImages(dataset.path)
-        for batch in dataset.iter_batches("images", IMAGE_BATCH, columns=["image_id", "image"]):
+        images = self.side.images()
+        for batch in self.side.batches("images", IMAGE_BATCH, columns=["image_id", "image"]):
             for image_id, image in zip(batch.column("image_id").to_pylist(),
                                        batch.column("image").to_pylist(), strict=True):
                 if image_id not in wanted or image_id in hashes:

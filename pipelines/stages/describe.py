@@ -2,8 +2,9 @@
 
 Input: `images` batches. Still images are described in the batch they arrive in. A video is
 described once, when its first frame arrives (the plan made in `setup` names that frame), by a
-video-level pass that reads the frames and boxes it needs from the dataset directory. So the
-result does not depend on how frames fall into batches, and `process` stays pure per batch.
+video-level pass that reads the frames and boxes it needs through its side inputs (`images`,
+`segments`). So the result does not depend on how frames fall into batches, and `process`
+stays pure per batch.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from annotators.backends.shortfall import shortfall_problem
 from annotators.describe.describer import ImageDescriber, ImageItem
 from annotators.describe.video import VideoDescriber, plan_video
 from annotators.images import ImageError, decode_image
-from pipelines.store.image_source import DatasetImages
-from pipelines.store.side_inputs import read_config, rows_by_image
 from pipelines.engine.stage import Stage, StageOutput
 from schemas.options.language import DescribeOptions
 
@@ -34,12 +33,14 @@ class DescribeStage(Stage):
     name = "describe"
     options_model = DescribeOptions
     input_config = "images"
+    side_inputs = ("images", "segments")  # a video's other frames; the images' segments
     outputs = ("descriptions", "segcap")
     primary_output = "descriptions"
-    uses_model = True
+    default_batch_size = 16
 
-    def __init__(self, batch_size: int = 16, resources=None, **options):
-        super().__init__(batch_size, resources, **options)
+    @classmethod
+    def calls_model(cls, settings: DescribeOptions) -> bool:
+        return settings.backend != "template"
 
     def setup(self) -> None:
         s = self.settings
@@ -53,7 +54,7 @@ class DescribeStage(Stage):
                                      max_instances=s.max_instances, max_subtrees=s.max_subtrees,
                                      tasks=tuple(s.tasks), mask_source=s.mask_source)
         self.videos = VideoDescriber(backend, max_retries=s.max_retries, fallback=fallback)
-        self.image_source = DatasetImages(self.dataset_path or ".")
+        self.image_source = self.side.images()
         self._plan_videos()
 
     def _plan_videos(self) -> None:
@@ -70,10 +71,10 @@ class DescribeStage(Stage):
 
     # ---- reading from the dataset directory ---------------------------------------------
     def _read(self, config: str, columns: list[str], filter_expression) -> pa.Table:
-        return read_config(self.dataset_path or ".", config, columns, filter_expression)
+        return self.side.read(config, columns, filter_expression)
 
     def _segments(self, image_ids: list[str]) -> dict[str, list[dict]]:
-        return rows_by_image(self.dataset_path or ".", "segments", SEGMENT_COLUMNS, image_ids)
+        return self.side.rows_by_image("segments", SEGMENT_COLUMNS, image_ids)
 
     def _pixels(self, row: dict) -> np.ndarray:
         image = row["image"] or {}

@@ -13,10 +13,9 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from annotators.images import ImageError, decode_image, image_bytes, resolve_image_path
-from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.side_inputs import SideInputs, one_of
 from schemas.contract import CAPABILITY_FIELDS
 
 
@@ -34,24 +33,21 @@ def rows_or_errors(batch: pa.Table) -> list[dict | UnicodeDecodeError]:
         return rows
 
 
-def duplicated_ids(dataset: DatasetDir, config: str = "instructions") -> set[str]:
-    ids = dataset.read(config, ["sample_id"]).column("sample_id").to_pylist()
+def duplicated_ids(side: SideInputs, config: str = "instructions") -> set[str]:
+    ids = side.read(config, ["sample_id"]).column("sample_id").to_pylist()
     return {sample_id for sample_id, count in Counter(ids).items() if count > 1}
 
 
 class ImageIndex:
     """image_id -> where its pixels are (embedded, or a file path), read once without the bytes."""
 
-    def __init__(self, dataset: DatasetDir):
-        from pipelines.store.image_source import recorded_roots
-
-        self.dataset = dataset
-        self.roots = recorded_roots(dataset.path)
+    def __init__(self, side: SideInputs):
+        self.side = side
+        self.roots = side.images().roots
         self.paths: dict[str, str | None] = {}
-        shards = dataset.shard_paths("images")
-        if not shards:
+        if not side.has("images"):
             return
-        table = ds.dataset([str(p) for p in shards], format="parquet").to_table(columns={
+        table = side.read("images", {
             "image_id": pc.field("image_id"),
             "embedded": pc.is_valid(pc.field("image", "bytes")),
             "path": pc.field("image", "path"),
@@ -69,7 +65,7 @@ class ImageIndex:
         path = self.paths[image_id]
         if path is not None:
             try:  # the one resolver: inside the dataset directory or a recorded image root
-                resolved = resolve_image_path(path, self.dataset.path, self.roots)
+                resolved = resolve_image_path(path, self.side.path, self.roots)
             except ImageError as exc:
                 return f"image {image_id}: {exc}"
             if not os.path.isfile(resolved):
@@ -82,15 +78,13 @@ class ImageIndex:
         wanted = sorted(set(image_ids))
         if not wanted:
             return {}, {}
-        shards = [str(p) for p in self.dataset.shard_paths("images")]
-        table = ds.dataset(shards, format="parquet").to_table(
-            columns=["image_id", "image"], filter=pc.field("image_id").isin(wanted))
+        table = self.side.read("images", ["image_id", "image"], one_of("image_id", wanted))
         found: dict[str, np.ndarray] = {}
         errors: dict[str, str] = {}
         for image_id, image in zip(table.column("image_id").to_pylist(),
                                    table.column("image").to_pylist(), strict=True):
             try:
-                data = image_bytes(image, self.dataset.path, self.roots)
+                data = image_bytes(image, self.side.path, self.roots)
                 found[image_id] = decode_image(data, max_pixels).pixels
             except (ImageError, OSError) as exc:
                 errors[image_id] = str(exc)

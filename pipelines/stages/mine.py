@@ -7,7 +7,6 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from PIL import Image
 
 from annotators.images import ImageError, decode_image
@@ -15,8 +14,7 @@ from annotators.masks.forest import MaskForest
 from annotators.masks.gt import HierarchyError, from_segment_rows
 from annotators.masks.mining import mine_pairs
 from annotators.masks.rle_window import RunMask, encode_window
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.engine.stage import Resources, Stage, StageOutput
+from pipelines.engine.stage import Stage, StageOutput
 from schemas.masks import MaskError
 from schemas.options.masks import MineOptions
 
@@ -29,15 +27,17 @@ class MineStage(Stage):
     name = "mine"
     options_model = MineOptions
     input_config = "images"
+    side_inputs = ("segments",)  # the batch's gt segments (source gt, unsamv2 divide gt)
     outputs = ("segments", "granularity_pairs")
     primary_output = "granularity_pairs"
+    default_batch_size = 8
+    source = None  # the mask source `setup` builds
 
-    def __init__(self, batch_size: int = 8, resources: Resources | None = None, **options):
-        super().__init__(batch_size, resources, **options)
-        unsamv2 = self.settings.unsamv2
-        self.uses_model = self.settings.source in ("sam", "sam2") or (
-            self.settings.source == "unsamv2" and (unsamv2.divide == "sam" or bool(unsamv2.feature_model)))
-        self.source = None
+    @classmethod
+    def calls_model(cls, settings: MineOptions) -> bool:
+        unsamv2 = settings.unsamv2
+        return settings.source in ("sam", "sam2") or (
+            settings.source == "unsamv2" and (unsamv2.divide == "sam" or bool(unsamv2.feature_model)))
 
     def setup(self) -> None:
         if self.settings.source == "superpixel":
@@ -140,14 +140,9 @@ class MineStage(Stage):
 
     def _gt_segments(self, image_ids: list[str]) -> dict[str, list[dict]]:
         """Only this batch's gt segments, read with a pushed-down filter (never the whole config)."""
-        paths = DatasetDir(self.dataset_path).shard_paths("segments") if self.dataset_path else []
+        table = self.side.read("segments", SEGMENT_COLUMNS,
+                               pc.field("image_id").isin(image_ids) & (pc.field("mask_source") == "gt"))
         grouped: dict[str, list[dict]] = {}
-        if not paths:
-            return grouped
-        table = ds.dataset([str(p) for p in paths], format="parquet").to_table(
-            columns=SEGMENT_COLUMNS,
-            filter=pc.field("image_id").isin(image_ids) & (pc.field("mask_source") == "gt"),
-        )
         for segment in table.to_pylist():
             grouped.setdefault(segment["image_id"], []).append(segment)
         return grouped

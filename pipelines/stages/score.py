@@ -28,7 +28,6 @@ from annotators.scoring.samples import PreparedSample, SampleError, prepare
 from annotators.scoring.styler import rule_styles
 from pipelines.engine.stage import Stage, StageOutput
 from pipelines.stages.instruction_rows import ImageIndex, duplicated_ids, rows_or_errors
-from pipelines.store.dataset_dir import DatasetDir
 from schemas.budgets import DECODE_MAX_PIXELS
 from schemas.contract import CAPABILITY_FIELDS
 from schemas.options.scoring import ScoreOptions
@@ -39,23 +38,24 @@ class ScoreStage(Stage):
     name = "score"
     options_model = ScoreOptions
     input_config = "instructions"
+    # the whole input's sample_ids (duplicates are rejected); where each image's pixels are
+    side_inputs = ("instructions", "images")
     outputs = ("instructions",)
     primary_output = "instructions"
     replaces_input = True
-    uses_model = True
+    scorer = None
+    styler = None
+    duplicated: frozenset[str] = frozenset()
+    images: ImageIndex | None = None
 
-    def __init__(self, batch_size: int = 64, resources=None, **options):
-        super().__init__(batch_size, resources, **options)
-        self.scorer = None
-        self.styler = None
-        self.duplicated: set[str] = set()
-        self.images: ImageIndex | None = None
+    @classmethod
+    def calls_model(cls, settings: ScoreOptions) -> bool:
+        return settings.backend != "rules"
 
     def setup(self) -> None:
         if self.dataset_path is not None:
-            dataset = DatasetDir(self.dataset_path)
-            self.duplicated = duplicated_ids(dataset)
-            self.images = ImageIndex(dataset)
+            self.duplicated = duplicated_ids(self.side)
+            self.images = ImageIndex(self.side)
         options = self.settings
         if options.backend == "rules":
             from annotators.embeddings import TextEmbedder

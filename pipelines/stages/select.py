@@ -16,14 +16,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from annotators.selection.baselines import deita_select, kmeans_select, mean_score, random_select
 from annotators.selection.common import resolve_budget, summary_table
 from annotators.selection.mmssr import mmssr_select, style_bins
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.stages.instruction_rows import capability_matrix, conversation_text
 from pipelines.engine.stage import Stage, StageOutput
+from pipelines.stages.instruction_rows import capability_matrix, conversation_text
 from schemas.options.scoring import SelectOptions
 
 
@@ -31,30 +29,28 @@ class SelectStage(Stage):
     name = "select"
     options_model = SelectOptions
     input_config = "instructions"
+    side_inputs = ("instructions",)  # the plan is made over the whole config
     outputs = ("instructions",)
     primary_output = "instructions"
     replaces_input = True
-
-    def __init__(self, batch_size: int = 4096, resources=None, **options):
-        super().__init__(batch_size, resources, **options)
-        self.chosen: set[str] = set()
-        self.summary: pd.DataFrame | None = None
-        self.budget_count = 0
-        self.method_label = ""
-        self.plan_counters: dict[str, int] = {}
-        self._anchor: str | None = None
+    default_batch_size = 4096
+    # The plan `setup` makes (or `plan` is handed); `process` only applies it.
+    chosen: frozenset[str] = frozenset()
+    summary: pd.DataFrame | None = None
+    budget_count = 0
+    method_label = ""
+    plan_counters: dict[str, int] = {}
+    _anchor: str | None = None
 
     def setup(self) -> None:
-        dataset = DatasetDir(self.dataset_path)
         columns = ["sample_id", "capability_scores", "styles", "source", "duplicate_of"]
         if self.settings.method == "deita" and self.settings.deita_score_column:
             column = self.settings.deita_score_column
-            names = set().union(*(pq.read_schema(p).names for p in dataset.shard_paths("instructions")))
-            if column not in names:
+            if column not in self.side.column_names("instructions"):
                 raise ValueError(f"--deita-score-column {column!r} is not a column of instructions")
             columns.append(column)
-        table = dataset.read("instructions", columns)
-        self.plan(table, lambda: dataset.read("instructions", ["conversations"]))
+        table = self.side.read("instructions", columns)
+        self.plan(table, lambda: self.side.read("instructions", ["conversations"]))
 
     def plan(self, table: pa.Table, conversations=None) -> None:
         """Compute the selection from the whole config's columns (conversations read lazily)."""

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from annotators.verify.runners import RulesRunner
-from pipelines.store.image_source import DatasetImages
-from pipelines.store.side_inputs import SEGMENT_COLUMNS, image_pixels, one_of, read_config, rows_by_image
+from pipelines.store.side_inputs import SEGMENT_COLUMNS, SideInputs, image_pixels, one_of
 from schemas.options.verify import VerifyOptions
 
 
 def build_verifier(settings: VerifyOptions, vocabulary: list[str], created_at: str | None,
-                   dataset_path: str | None) -> RulesRunner:
+                   side: SideInputs) -> RulesRunner:
     if settings.verifier == "rules":
         return RulesRunner(vocabulary, created_at, params={"thresholds": "annotators.verify.rules"})
     if settings.verifier == "clip":
-        return _clip(settings, vocabulary, created_at, dataset_path)
+        return _clip(settings, vocabulary, created_at, side)
     from annotators.backends import make_backend
     from annotators.verify.model_runners import LmmRunner
 
@@ -22,7 +21,7 @@ def build_verifier(settings: VerifyOptions, vocabulary: list[str], created_at: s
     return LmmRunner(vocabulary, created_at, backend, settings.backend, settings.model or "")
 
 
-def _clip(settings: VerifyOptions, vocabulary, created_at, dataset_path):
+def _clip(settings: VerifyOptions, vocabulary, created_at, side: SideInputs):
     from annotators.verify.clip import ClipVerifier, calibrated_threshold
     from annotators.verify.model_runners import ClipRunner
 
@@ -32,23 +31,23 @@ def _clip(settings: VerifyOptions, vocabulary, created_at, dataset_path):
         return ClipRunner(vocabulary, created_at, clip, settings.clip_threshold,
                           settings.clip_margin, {"calibrated": False})
     probe = ClipRunner(vocabulary, created_at, clip, -1.0, settings.clip_margin, {})
-    own = _own_similarities(probe, dataset_path, settings.calibration_samples)
+    own = _own_similarities(probe, side, settings.calibration_samples)
     threshold = calibrated_threshold(own, settings.calibration_quantile)
     return ClipRunner(vocabulary, created_at, clip, threshold, settings.clip_margin,
                       {"calibrated": True, "quantile": settings.calibration_quantile,
                        "calibrated_on": len(own)})
 
 
-def load_evidence(dataset_path, images: DatasetImages, image_ids) -> tuple[dict, list]:
+def load_evidence(side: SideInputs, image_ids) -> tuple[dict, list]:
     """ImageEvidence (pixels + segment rows) per image id, and (image_id, ImageError) for the
     images that cannot be read: one read of `images` and `segments`, filtered to the ids."""
     from annotators.images import ImageError
     from annotators.verify.evidence import ImageEvidence
 
     ids = sorted({i for i in image_ids if i})
-    rows = read_config(dataset_path, "images", ["image_id", "image", "file_name"],
-                       one_of("image_id", ids)).to_pylist()
-    segments = rows_by_image(dataset_path, "segments", SEGMENT_COLUMNS, ids)
+    rows = side.read("images", ["image_id", "image", "file_name"], one_of("image_id", ids)).to_pylist()
+    segments = side.rows_by_image("segments", SEGMENT_COLUMNS, ids)
+    images = side.images()
     found, failed = {}, []
     for row in rows:
         try:
@@ -60,20 +59,18 @@ def load_evidence(dataset_path, images: DatasetImages, image_ids) -> tuple[dict,
     return found, failed
 
 
-def _own_similarities(runner, dataset_path, limit: int) -> list[float]:
+def _own_similarities(runner, side: SideInputs, limit: int) -> list[float]:
     """Each phrase's similarity to its own region, over the first `limit` segcap samples."""
     from annotators.verify.captions import grounded_phrases
     from annotators.verify.runners import _mask
-    from pipelines.store.dataset_dir import DatasetDir
 
     samples = []  # only the first `limit` rows are read, never the whole config
-    for batch in DatasetDir(dataset_path).iter_batches(
-            "segcap", min(limit, 256), ["image_id", "conversations", "masks", "segment_ids"]):
+    for batch in side.batches("segcap", min(limit, 256),
+                              ["image_id", "conversations", "masks", "segment_ids"]):
         samples.extend(batch.to_pylist()[: limit - len(samples)])
         if len(samples) >= limit:
             break
-    evidence, _ = load_evidence(dataset_path, DatasetImages(dataset_path),
-                                [s["image_id"] for s in samples])
+    evidence, _ = load_evidence(side, [s["image_id"] for s in samples])
     own = []
     for sample in samples:
         image = evidence.get(sample["image_id"])

@@ -2,7 +2,8 @@
 
 `verify` rewrites `segcap` with a `verification` entry per phrase (the k-th phrase against the
 k-th mask) and a `coverage` record; `verify_descriptions` rewrites `descriptions` with one entry
-per description. Images and segments are read per batch, filtered to the batch's images.
+per description. Images and segments (side inputs) are read per batch, filtered to the batch's
+images.
 """
 
 from __future__ import annotations
@@ -12,32 +13,34 @@ from collections import Counter
 import pyarrow as pa
 
 from annotators.verify.evidence import ImageEvidence, Verdict
-from pipelines.store.image_source import DatasetImages
-from pipelines.store.side_inputs import one_of, read_config
 from pipelines.engine.stage import Stage, StageOutput
 from pipelines.stages.verifiers import build_verifier, load_evidence
+from pipelines.store.side_inputs import one_of
 from schemas.options.verify import VerifyOptions
 
 
 class _VerifyBase(Stage):
     options_model = VerifyOptions
+    # the pixels and segments behind what is verified, the vocabulary of segment categories;
+    # the clip verifier calibrates on the captions' own regions (segcap)
+    side_inputs = ("images", "segments", "segcap")
     replaces_input = True
+    default_batch_size = 32
 
-    def __init__(self, batch_size: int = 32, resources=None, **options):
-        super().__init__(batch_size, resources, **options)
+    @classmethod
+    def calls_model(cls, settings: VerifyOptions) -> bool:
+        return settings.verifier != "rules"
 
     def setup(self) -> None:
-        table = read_config(self.dataset_path, "segments", ["category"])
-        vocabulary = sorted({c for c in table.column("category").to_pylist() if c}) \
-            if "category" in table.column_names else []
+        table = self.side.read("segments", ["category"])
+        vocabulary = sorted({c for c in table.column("category").to_pylist() if c})
         # None lets provenance take the step's pinned time (the engine pins it around setup),
         # so a resumed or repeated step writes the same created_at
         created_at = self.options.get("created_at")
-        self.images = DatasetImages(self.dataset_path)
-        self.verifier = build_verifier(self.settings, vocabulary, created_at, self.dataset_path)
+        self.verifier = build_verifier(self.settings, vocabulary, created_at, self.side)
 
     def _evidence(self, image_ids: list[str], output: StageOutput) -> dict[str, ImageEvidence]:
-        found, failed = load_evidence(self.dataset_path, self.images, image_ids)
+        found, failed = load_evidence(self.side, image_ids)
         for image_id, exc in failed:
             output.reject(self.name, image_id, exc.reason, str(exc))
         return found
@@ -97,11 +100,11 @@ class VerifyDescriptionsStage(_VerifyBase):
         videos = sorted({r["video_id"] for r in rows if r.get("video_id")})
         if not videos:
             return {}
-        frames = read_config(self.dataset_path, "images", ["image_id", "video_id"],
-                             one_of("video_id", videos)).to_pylist()
+        frames = self.side.read("images", ["image_id", "video_id"],
+                                one_of("video_id", videos)).to_pylist()
         video_of = {f["image_id"]: f["video_id"] for f in frames}
-        table = read_config(self.dataset_path, "segments", ["image_id", "track_id", "category"],
-                            one_of("image_id", sorted(video_of)))
+        table = self.side.read("segments", ["image_id", "track_id", "category"],
+                               one_of("image_id", sorted(video_of)))
         found: dict[tuple, set[str]] = {}
         for seg in table.to_pylist():
             if seg.get("track_id") is not None and seg.get("category"):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.recipe import RecipeError, parse_recipe
+from pipelines.engine.recipe import parse_recipe
+from schemas.recipe import RecipeError
 
 RECIPE = """name: t
 output: out

@@ -79,7 +79,10 @@ class SelectEven(Stage):
     input_config = "instructions"
     outputs = ("instructions",)
     replaces_input = True
-    uses_model = True  # exercised as an actor pool on Ray
+
+    @classmethod
+    def calls_model(cls, settings) -> bool:
+        return True  # exercised as an actor pool on Ray
 
     def setup(self) -> None:
         self.loaded_pid = os.getpid()

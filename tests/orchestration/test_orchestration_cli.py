@@ -55,7 +55,7 @@ def test_orchestration_missing_recipe_file(tmp_path):
 def test_orchestration_every_bundled_recipe_parses(tmp_path):
     import yaml
 
-    from schemas.recipe import parse_recipe
+    from pipelines.engine.recipe import parse_recipe
 
     recipes = sorted(Path(__file__).parents[2].joinpath("recipes").glob("*.yaml"))
     assert {p.stem for p in recipes} >= {"demo", "coco_parts", "mot", "llava_select", "vllm_cluster"}
@@ -69,11 +69,11 @@ def test_orchestration_every_bundled_recipe_parses(tmp_path):
 
 
 def _finished_dataset(tmp_path: Path) -> Path:
-    from pipelines.store.dataset_dir import DatasetDir
-    from pipelines.ingest.demo_data import write_photos
     from pipelines.engine.execute import execute_step
     from pipelines.ingest import IngestStage, item_batches
+    from pipelines.ingest.demo_data import write_photos
     from pipelines.ingest.registry import reader_for
+    from pipelines.store.dataset_dir import DatasetDir
     from schemas.options.ingest import IngestOptions
 
     write_photos(tmp_path / "photos")

@@ -168,8 +168,9 @@ def test_lmm_verifier_sends_a_batch_of_captions_in_one_backend_call(tmp_path, ju
     backend in one `generate` call, and each verdict lands on its own phrase."""
     from annotators.backends import make_backend
     from annotators.verify.model_runners import LmmRunner
-    from pipelines.store.image_source import DatasetImages
     from pipelines.stages.verifiers import load_evidence
+    from pipelines.stages.verify import VerifyStage
+    from pipelines.store.side_inputs import SideInputs
 
     dataset = described_dataset(tmp_path / "data", seeds=(0, 1))
     rows = read(dataset, "segcap")
@@ -179,7 +180,8 @@ def test_lmm_verifier_sends_a_batch_of_captions_in_one_backend_call(tmp_path, ju
     calls = []
     generate = backend.generate
     backend.generate = lambda requests: calls.append(len(requests)) or generate(requests)
-    evidence, _ = load_evidence(dataset.path, DatasetImages(dataset.path), [r["image_id"] for r in rows])
+    side = SideInputs(dataset.path, VerifyStage.side_inputs, "verify")
+    evidence, _ = load_evidence(side, [r["image_id"] for r in rows])
     results = LmmRunner([], None, backend, "openai", "judge").verify_samples(rows, evidence)
     phrases = sum(len(entries) for entries, _ in results)
     assert calls == [phrases] and phrases > len(rows)

@@ -71,9 +71,9 @@ def test_verify_needs_captions_or_descriptions(tmp_path):
 
 
 def test_recipe_step_builds_the_verify_stages(tmp_path):
-    from pipelines.store.dataset_dir import DatasetDir
     from pipelines.engine.plan import plan_run
-    from schemas.recipe import parse_recipe
+    from pipelines.engine.recipe import parse_recipe
+    from pipelines.store.dataset_dir import DatasetDir
 
     (tmp_path / "imgs").mkdir()
     recipe = parse_recipe(
