@@ -14,16 +14,14 @@ import numpy as np
 
 from annotators.masks.forest import MaskForest, containment_matrix
 from schemas import masks as codec
+from schemas.errors import SegcapError
+from schemas.rejects import Reason
 
 SOURCE = "gt"
 
 
-class HierarchyError(ValueError):
+class HierarchyError(SegcapError):
     """Annotations whose structure cannot be a forest (a cycle, a missing parent)."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
 
 
 def _parent_first(ids: list[str], parents: list[str | None]) -> list[int]:
@@ -31,7 +29,7 @@ def _parent_first(ids: list[str], parents: list[str | None]) -> list[int]:
     known = set(ids)
     for node_id, parent in zip(ids, parents, strict=True):
         if parent is not None and parent not in known:
-            raise HierarchyError("missing_parent", f"{node_id} names parent {parent}, not in the image")
+            raise HierarchyError(Reason.MISSING_PARENT, f"{node_id} names parent {parent}, not in the image")
     position = {node_id: i for i, node_id in enumerate(ids)}
     depth = []
     for start in range(len(ids)):
@@ -39,7 +37,7 @@ def _parent_first(ids: list[str], parents: list[str | None]) -> list[int]:
         while parents[index] is not None:
             index = position[parents[index]]
             if index in seen:
-                raise HierarchyError("parent_cycle", f"{ids[start]} is its own ancestor")
+                raise HierarchyError(Reason.PARENT_CYCLE, f"{ids[start]} is its own ancestor")
             seen.add(index)
         depth.append(len(seen) - 1)
     return sorted(range(len(ids)), key=lambda i: (depth[i], i))

@@ -20,7 +20,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from schemas.contract import table_from_rows
-from schemas.rejects import reject_row
+from schemas.rejects import Reason, reject_row
 
 
 class StepResultError(RuntimeError):
@@ -52,7 +52,7 @@ class StageOutput:
                 else pa.concat_tables([previous, table], promote_options="permissive")
             )
 
-    def reject(self, stage: str, input_ref: str, reason: str, raw: Any = "") -> None:
+    def reject(self, stage: str, input_ref: str, reason: Reason, raw: Any = "") -> None:
         self.rejects.append(reject_row(stage, input_ref, reason, raw))
 
     def rows_out(self, config: str) -> int:
