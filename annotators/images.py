@@ -18,14 +18,12 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from schemas.budgets import DECODE_MAX_PIXELS
+from schemas.errors import SegcapError
+from schemas.rejects import Reason
 
 
-class ImageError(ValueError):
-    """An image that cannot be used. `reason` is a short code for rejects and stats."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
+class ImageError(SegcapError):
+    """An image that cannot be used; `reason` goes to rejects and stats."""
 
 
 @dataclass
@@ -41,7 +39,7 @@ def resolve_inside(root: str | Path, relative: str | Path) -> Path:
     root_path = Path(root).resolve()
     candidate = (root_path / relative).resolve()
     if not candidate.is_relative_to(root_path):
-        raise ImageError("path_escapes_root", f"{relative!s} resolves outside the image root {root_path}")
+        raise ImageError(Reason.PATH_ESCAPES_ROOT, f"{relative!s} resolves outside the image root {root_path}")
     return candidate
 
 
@@ -51,10 +49,10 @@ MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024
 
 def read_image_bytes(path: Path) -> bytes:
     if not path.is_file():
-        raise ImageError("missing_image", f"no image file at {path}")
+        raise ImageError(Reason.MISSING_IMAGE, f"no image file at {path}")
     size = path.stat().st_size
     if size > MAX_IMAGE_FILE_BYTES:
-        raise ImageError("too_many_bytes", f"{path} is {size} bytes, over {MAX_IMAGE_FILE_BYTES}")
+        raise ImageError(Reason.TOO_MANY_BYTES, f"{path} is {size} bytes, over {MAX_IMAGE_FILE_BYTES}")
     return path.read_bytes()
 
 
@@ -65,13 +63,13 @@ def resolve_image_path(path: str, dataset_root: str | Path, image_roots=()) -> P
     `path_escapes_root`: a row must never make us read (and embed, or publish) an arbitrary file.
     """
     if not isinstance(path, str) or not path:
-        raise ImageError("missing_image", "the row has neither image bytes nor a path")
+        raise ImageError(Reason.MISSING_IMAGE, "the row has neither image bytes nor a path")
     roots = [Path(dataset_root).resolve(), *(Path(r).resolve() for r in image_roots)]
     candidates = [Path(path).resolve()] if Path(path).is_absolute() else \
         [(root / path).resolve() for root in roots]
     inside = [c for c in candidates if any(c.is_relative_to(root) for root in roots)]
     if not inside:
-        raise ImageError("path_escapes_root", f"{path} resolves outside the dataset directory "
+        raise ImageError(Reason.PATH_ESCAPES_ROOT, f"{path} resolves outside the dataset directory "
                          "and the image roots recorded at ingest; it is not read")
     return next((c for c in inside if c.is_file()), inside[0])
 
@@ -80,7 +78,7 @@ def image_bytes(image: dict | None, dataset_root: str | Path, image_roots=()) ->
     """The encoded bytes of an `images` row's `image` struct: embedded bytes, else the file its
     path names under `resolve_image_path`'s rule (ImageError with a reason otherwise)."""
     if not image:
-        raise ImageError("missing_image", "the row has no image")
+        raise ImageError(Reason.MISSING_IMAGE, "the row has no image")
     if image.get("bytes") is not None:
         return image["bytes"]
     return read_image_bytes(resolve_image_path(image.get("path"), dataset_root, image_roots))
@@ -120,7 +118,7 @@ def upright_bytes(data: bytes, max_pixels: int = DECODE_MAX_PIXELS) -> bytes:
         image.load()
         upright = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError("truncated_image", f"image data is incomplete or corrupt: {exc}") from exc
+        raise ImageError(Reason.TRUNCATED_IMAGE, f"image data is incomplete or corrupt: {exc}") from exc
     if upright.mode not in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
         upright = upright.convert("RGB")  # CMYK, YCbCr, ...: PNG cannot hold them
     buffer = io.BytesIO()
@@ -134,16 +132,16 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError("too_many_pixels", str(exc)) from exc
+        raise ImageError(Reason.TOO_MANY_PIXELS, str(exc)) from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise ImageError("unreadable_image", f"not a decodable image: {exc}") from exc
+        raise ImageError(Reason.UNREADABLE_IMAGE, f"not a decodable image: {exc}") from exc
     if image.width * image.height > max_pixels:
         raise ImageError(
-            "too_many_pixels",
+            Reason.TOO_MANY_PIXELS,
             f"{image.width}x{image.height} exceeds the pixel budget of {max_pixels}",
         )
     if image.width < 1 or image.height < 1:
-        raise ImageError("unreadable_image", "image has no pixels")
+        raise ImageError(Reason.UNREADABLE_IMAGE, "image has no pixels")
     return image
 
 
@@ -183,7 +181,7 @@ def decode_image(data: bytes, max_pixels: int = DECODE_MAX_PIXELS) -> DecodedIma
         rgb = _to_rgb(image)
         pixels = np.asarray(rgb, dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError("truncated_image", f"image data is incomplete or corrupt: {exc}") from exc
+        raise ImageError(Reason.TRUNCATED_IMAGE, f"image data is incomplete or corrupt: {exc}") from exc
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
     return DecodedImage(pixels, original_mode, rgb.width, rgb.height)
@@ -212,7 +210,7 @@ def image_row(data: bytes, file_name: str, source: str, *, video_id: str | None 
     width, height, _ = probe_size(data, max_pixels)
     digest = content_sha256(data)
     return {
-        "image_id": digest[:16],
+        "image_id": digest[:16],  # an image's id: its content hash, so equal bytes are one image
         "image": {"bytes": data if embed else None, "path": path or file_name},
         "file_name": file_name,
         "width": width,

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pycocotools import mask as coco
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.exports.dataset import export_dataset
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 from schemas.provenance import make_provenance
 

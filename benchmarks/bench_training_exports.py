@@ -22,11 +22,11 @@ from PIL import Image
 
 from annotators.images import image_row
 from annotators.synthetic import generate_scene
-from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.runner import run_stage
 from pipelines.exports.dataset import export_dataset
 from pipelines.exports.unsamv2 import export_unsamv2
 from pipelines.stages.mine import MineStage
-from pipelines.engine.runner import run_stage
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.training.pairs import GranularityPairsTorchDataset, collate_granularity_pairs
 from schemas.contract import table_from_rows
 

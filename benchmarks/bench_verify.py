@@ -25,11 +25,11 @@ import numpy as np
 def build(root: Path, scenes: int, size: int):
     from annotators.images import encode_png, image_row
     from annotators.synthetic import generate_scene
-    from pipelines.store.dataset_dir import DatasetDir
+    from pipelines.engine.runner import run_stage
     from pipelines.ingest.demo_data import PHOTOS, _photo
     from pipelines.stages.describe import DescribeStage
     from pipelines.stages.mine import MineStage
-    from pipelines.engine.runner import run_stage
+    from pipelines.store.dataset_dir import DatasetDir
     from schemas.contract import table_from_rows
 
     synthetic, photos = DatasetDir(root / "synthetic"), DatasetDir(root / "photos")
@@ -59,7 +59,12 @@ def _write(dataset, tables, table_from_rows):
 def load(dataset):
     from annotators.verify.evidence import ImageEvidence
     from pipelines.store.image_source import DatasetImages
-    from pipelines.store.side_inputs import SEGMENT_COLUMNS, image_pixels, read_config, rows_by_image
+    from pipelines.store.side_inputs import (
+        SEGMENT_COLUMNS,
+        image_pixels,
+        read_config,
+        rows_by_image,
+    )
     from schemas.contract import column_names
 
     samples = read_config(dataset.path, "segcap", column_names("segcap")).to_pylist()

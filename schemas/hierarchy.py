@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-MISSING_PARENT = "missing_parent"
-PARENT_CYCLE = "parent_cycle"
+from schemas.rejects import Reason
+
+MISSING_PARENT = Reason.MISSING_PARENT
+PARENT_CYCLE = Reason.PARENT_CYCLE
 
 
 @dataclass

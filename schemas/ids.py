@@ -19,11 +19,6 @@ def content_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def image_id_for(data: bytes) -> str:
-    """An image's id is the hash of its encoded bytes (first 16 hex digits of sha256)."""
-    return content_sha256(data)[:16]
-
-
 def stable_id(*parts: object) -> str:
     """A 16-hex id from the parts' text, for segments, pairs, samples and descriptions."""
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8"))

@@ -16,15 +16,14 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as coco_mask
 
+from schemas.errors import SegcapError
+from schemas.rejects import Reason
+
 RLE = dict[str, Any]
 
 
-class MaskError(ValueError):
-    """A mask that cannot be used. `reason` is a short machine-readable code for rejects/stats."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
+class MaskError(SegcapError):
+    """A mask that cannot be used; `reason` goes to rejects and stats."""
 
 
 @dataclass
@@ -45,14 +44,14 @@ def _check_size(size, height: int | None, width: int | None) -> None:
         return
     if (int(size[0]), int(size[1])) != (int(height), int(width)):
         raise MaskError(
-            "size_mismatch",
+            Reason.SIZE_MISMATCH,
             f"mask is {int(size[0])}x{int(size[1])} (h x w) but the image is {height}x{width}",
         )
 
 
 def _require_nonempty(rle: RLE, allow_empty: bool) -> RLE:
     if not allow_empty and int(coco_mask.area(rle)) == 0:
-        raise MaskError("empty_mask", "the mask has no foreground pixels")
+        raise MaskError(Reason.EMPTY_MASK, "the mask has no foreground pixels")
     return rle
 
 
@@ -60,7 +59,7 @@ def encode_array(array: np.ndarray, *, allow_empty: bool = False) -> RLE:
     """A binary mask of any dtype and memory order -> compressed RLE with str counts."""
     array = np.asarray(array)
     if array.ndim != 2:
-        raise MaskError("bad_shape", f"a mask must be 2-D, got shape {array.shape}")
+        raise MaskError(Reason.BAD_SHAPE, f"a mask must be 2-D, got shape {array.shape}")
     fortran = np.asfortranarray(array.astype(bool, copy=False).astype(np.uint8))
     return _require_nonempty(_as_str_counts(coco_mask.encode(fortran)), allow_empty)
 
@@ -68,7 +67,7 @@ def encode_array(array: np.ndarray, *, allow_empty: bool = False) -> RLE:
 def encode_stack(masks: np.ndarray) -> list[RLE]:
     """(N, H, W) binary masks -> N RLEs in one pycocotools call (empties allowed)."""
     if masks.ndim != 3:
-        raise MaskError("bad_shape", f"a mask stack must be 3-D, got shape {masks.shape}")
+        raise MaskError(Reason.BAD_SHAPE, f"a mask stack must be 3-D, got shape {masks.shape}")
     fortran = np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8))
     return [_as_str_counts(r) for r in coco_mask.encode(fortran)]
 
@@ -78,7 +77,7 @@ def decode(rle: RLE) -> np.ndarray:
     try:
         return coco_mask.decode({"size": list(rle["size"]), "counts": rle["counts"]})
     except (TypeError, ValueError, KeyError) as exc:
-        raise MaskError("undecodable", f"cannot decode RLE: {exc}") from exc
+        raise MaskError(Reason.UNDECODABLE, f"cannot decode RLE: {exc}") from exc
 
 
 def decode_many(rles: list[RLE]) -> np.ndarray:
@@ -94,13 +93,16 @@ def from_polygons(
 ) -> Encoded:
     """COCO polygons -> RLE. Points outside the image are clipped, and the result says so."""
     if not polygons or any(len(p) < 6 or len(p) % 2 for p in polygons):
-        raise MaskError("bad_polygon", "each polygon needs an even number (>= 6) of coordinates")
+        raise MaskError(Reason.BAD_POLYGON, "each polygon needs an even number (>= 6) of coordinates")
     clipped = False
     fixed = []
     for polygon in polygons:
-        points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        try:
+            points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        except (TypeError, ValueError) as exc:  # a coordinate that is not a number
+            raise MaskError(Reason.BAD_POLYGON, f"polygon coordinates must be numbers: {exc}") from None
         if not np.all(np.isfinite(points)):
-            raise MaskError("bad_polygon", "polygon has non-finite coordinates")
+            raise MaskError(Reason.BAD_POLYGON, "polygon has non-finite coordinates")
         inside = np.clip(points, [0, 0], [width, height])
         clipped |= bool(np.any(inside != points))
         fixed.append(inside.ravel().tolist())
@@ -112,13 +114,19 @@ def from_rle(rle: dict, height: int | None = None, width: int | None = None,
              *, allow_empty: bool = False) -> RLE:
     """Uncompressed (list counts) or compressed (bytes/str counts) RLE -> canonical RLE."""
     if not isinstance(rle, dict) or "size" not in rle or "counts" not in rle:
-        raise MaskError("undecodable", "an RLE needs 'size' and 'counts'")
-    size = rle["size"]
+        raise MaskError(Reason.UNDECODABLE, "an RLE needs 'size' and 'counts'")
+    size, counts = rle["size"], rle["counts"]
+    try:  # input data: a size or count that is not a number is a bad mask, not a bug
+        if not isinstance(size, (list, tuple)) or len(size) != 2:
+            raise ValueError(f"size {size!r} is not [height, width]")
+        size = [int(size[0]), int(size[1])]
+        total = sum(int(c) for c in counts) if isinstance(counts, list) else None
+    except (TypeError, ValueError) as exc:
+        raise MaskError(Reason.UNDECODABLE, f"not an RLE: {exc}") from None
     _check_size(size, height, width)
-    counts = rle["counts"]
     if isinstance(counts, list):
-        if sum(int(c) for c in counts) != int(size[0]) * int(size[1]):
-            raise MaskError("undecodable", "uncompressed RLE counts do not sum to height*width")
+        if total != int(size[0]) * int(size[1]):
+            raise MaskError(Reason.UNDECODABLE, "uncompressed RLE counts do not sum to height*width")
         canonical = _as_str_counts(coco_mask.frPyObjects(rle, int(size[0]), int(size[1])))
     elif isinstance(counts, (str, bytes)):
         canonical = _as_str_counts(rle)
@@ -126,9 +134,9 @@ def from_rle(rle: dict, height: int | None = None, width: int | None = None,
             coco_mask.area(canonical)
             coco_mask.decode(canonical)
         except Exception as exc:  # pycocotools raises bare exceptions on corrupt strings
-            raise MaskError("undecodable", f"corrupt RLE counts: {exc}") from exc
+            raise MaskError(Reason.UNDECODABLE, f"corrupt RLE counts: {exc}") from exc
     else:
-        raise MaskError("undecodable", f"RLE counts of type {type(counts).__name__}")
+        raise MaskError(Reason.UNDECODABLE, f"RLE counts of type {type(counts).__name__}")
     return _require_nonempty(canonical, allow_empty)
 
 
@@ -140,17 +148,17 @@ def from_mglmm(text: str, height: int | None = None, width: int | None = None,
         counts = base64.b64decode(obj["counts"], validate=True)
         size = obj["size"]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise MaskError("undecodable", f"not an MGLMM mask string: {exc}") from exc
+        raise MaskError(Reason.UNDECODABLE, f"not an MGLMM mask string: {exc}") from exc
     return from_rle({"size": size, "counts": counts}, height, width, allow_empty=allow_empty)
 
 
 def union(rles: list[RLE]) -> RLE:
     """GranD-f: several RLEs of one phrase become one mask."""
     if not rles:
-        raise MaskError("empty_mask", "no masks to union")
+        raise MaskError(Reason.EMPTY_MASK, "no masks to union")
     sizes = {tuple(r["size"]) for r in rles}
     if len(sizes) != 1:
-        raise MaskError("size_mismatch", f"masks of different sizes cannot be unioned: {sizes}")
+        raise MaskError(Reason.SIZE_MISMATCH, f"masks of different sizes cannot be unioned: {sizes}")
     canonical = [_as_str_counts(r) for r in rles]
     return _as_str_counts(coco_mask.merge(canonical, intersect=False))
 
@@ -175,7 +183,7 @@ def from_base64_png(text: str, *, allow_empty: bool = False) -> RLE:
     try:
         raw = base64.b64decode(text.split(",", 1)[-1], validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise MaskError("undecodable", f"not base64: {exc}") from exc
+        raise MaskError(Reason.UNDECODABLE, f"not base64: {exc}") from exc
     array = _decode_png(raw)
     if array.ndim == 3:
         array = array.max(axis=2)
@@ -191,7 +199,7 @@ def _decode_png(raw: bytes) -> np.ndarray:
             # Palette ("P") images stay as indices: in label maps the index is the label.
             return np.asarray(image)
     except (UnidentifiedImageError, OSError) as exc:
-        raise MaskError("undecodable", f"not a readable PNG: {exc}") from exc
+        raise MaskError(Reason.UNDECODABLE, f"not a readable PNG: {exc}") from exc
 
 
 def to_rle(obj: Any, height: int | None = None, width: int | None = None,
@@ -199,7 +207,7 @@ def to_rle(obj: Any, height: int | None = None, width: int | None = None,
     """Any supported encoding -> canonical RLE (and whether a polygon was clipped)."""
     if isinstance(obj, np.ndarray):
         if height is not None and obj.shape != (height, width):
-            raise MaskError("size_mismatch", f"mask is {obj.shape} but the image is {(height, width)}")
+            raise MaskError(Reason.SIZE_MISMATCH, f"mask is {obj.shape} but the image is {(height, width)}")
         return Encoded(encode_array(obj, allow_empty=allow_empty))
     if isinstance(obj, dict):
         return Encoded(from_rle(obj, height, width, allow_empty=allow_empty))
@@ -212,12 +220,12 @@ def to_rle(obj: Any, height: int | None = None, width: int | None = None,
         return Encoded(encoded)
     if isinstance(obj, list) and obj and all(isinstance(p, (list, tuple)) for p in obj):
         if height is None or width is None:
-            raise MaskError("bad_polygon", "polygons need the image height and width")
+            raise MaskError(Reason.BAD_POLYGON, "polygons need the image height and width")
         return from_polygons([list(p) for p in obj], height, width, allow_empty=allow_empty)
     if isinstance(obj, list) and obj and all(isinstance(p, dict) for p in obj):
         merged = union([from_rle(p, height, width, allow_empty=True) for p in obj])
         return Encoded(_require_nonempty(merged, allow_empty))
-    raise MaskError("undecodable", f"unsupported mask encoding: {type(obj).__name__}")
+    raise MaskError(Reason.UNDECODABLE, f"unsupported mask encoding: {type(obj).__name__}")
 
 
 def area(rle: RLE) -> int:

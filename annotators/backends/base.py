@@ -144,11 +144,6 @@ def openai_messages(request: Request) -> list[dict]:
     return converted
 
 
-def count_image_slots(messages: list[dict]) -> int:
-    return sum(1 for m in messages if not isinstance(m["content"], str)
-               for p in m["content"] if p.get("type") == "image")
-
-
 def take_counters(backend: Backend) -> Counter:
     """The counters of `backend` and of every backend it wraps (`.inner`), summed; then cleared."""
     total: Counter = Counter()

@@ -38,6 +38,7 @@ from annotators.describe.sources import ANNOTATED, pick_mask_source
 from annotators.describe.visual import bounded, highlight
 from schemas.grounding import text_label
 from schemas.masks import decode
+from schemas.rejects import Reason
 
 TASKS = ("root", "subtree", "panoptic", "referring", "region_caption")
 
@@ -196,7 +197,7 @@ class ImageDescriber:
 
     def _keep(self, result: DescribeResult, answer: Answer, ref: str, make) -> dict | None:
         if not answer.ok:
-            result.rejects.append((ref, "unusable_model_answer", f"{answer.problem}: {answer.raw}"))
+            result.rejects.append((ref, Reason.UNUSABLE_MODEL_ANSWER, f"{answer.problem}: {answer.raw}"))
             return None
         row = make(answer)
         result.descriptions.append(row)
@@ -227,7 +228,7 @@ class ImageDescriber:
         for (item, granularity, subtree, question, regions), answer in zip(plans, answers, strict=True):
             ref = f"{granularity}:{item.image_id}:{subtree or ''}"
             if not answer.ok:
-                result.rejects.append((ref, "unusable_model_answer", f"{answer.problem}: {answer.raw}"))
+                result.rejects.append((ref, Reason.UNUSABLE_MODEL_ANSWER, f"{answer.problem}: {answer.raw}"))
                 continue
             caption = answer.value
             by_key = {f"r{k + 1}": region for k, region in enumerate(regions)}
@@ -259,7 +260,7 @@ class ImageDescriber:
     def _add_checked(result: DescribeResult, row: dict, ref: str, raw: str) -> None:
         problems = row_problems(row)
         if problems:
-            result.rejects.append((ref, "markers_do_not_match_masks", "; ".join(problems) + ": " + raw))
+            result.rejects.append((ref, Reason.MARKERS_DO_NOT_MATCH_MASKS, "; ".join(problems) + ": " + raw))
         else:
             result.segcap.append(row)
 

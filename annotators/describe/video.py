@@ -32,6 +32,7 @@ from annotators.describe.evidence import (
 )
 from annotators.describe.rows import RowMaker
 from annotators.describe.visual import bounded, box_core, crop
+from schemas.rejects import Reason
 
 # LG-MOT's person attributes (gender, shirt colour, pants colour) from box evidence. Rows of the
 # box, as fractions of its height, where a standing pedestrian's torso and legs are; the central
@@ -115,7 +116,7 @@ class VideoDescriber:
         for plan in plans:
             missing = plan.needed_images() - set(frames)
             if missing:
-                result.rejects.append((f"video:{plan.video_id}", "missing_frames",
+                result.rejects.append((f"video:{plan.video_id}", Reason.MISSING_FRAMES,
                                        ", ".join(sorted(missing))[:500]))
                 continue
             jobs.append(self._scene_job(plan, frames))
@@ -130,7 +131,7 @@ class VideoDescriber:
         for (plan, evidence, person), answer in zip(owners, answers, strict=True):
             ref = f"scene:{plan.video_id}" if evidence is None else f"track:{plan.video_id}:{evidence.target_id}"
             if not answer.ok:
-                result.rejects.append((ref, "unusable_model_answer", f"{answer.problem}: {answer.raw}"))
+                result.rejects.append((ref, Reason.UNUSABLE_MODEL_ANSWER, f"{answer.problem}: {answer.raw}"))
             elif evidence is None:
                 result.descriptions.append(self.rows.scene(answer, video_id=plan.video_id))
             else:

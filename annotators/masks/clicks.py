@@ -61,15 +61,6 @@ def graco_click_region(window: np.ndarray, y0: int, x0: int, height: int, width:
     return window, True
 
 
-def graco_clicks(window: np.ndarray, y0: int, x0: int, height: int, width: int, area: int,
-                 count: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
-    """(count, 2) integer (x, y) clicks uniform in GraCo's click region, and whether the
-    erosion left nothing (then the clicks fall anywhere in the proposal)."""
-    region, emptied = graco_click_region(window, y0, x0, height, width, area)
-    rows, cols = sample(region, count, rng)
-    return np.stack([cols + x0, rows + y0], axis=1), emptied
-
-
 def instance_clicks(window: np.ndarray, y0: int, x0: int, area: int, count: int,
                     rng: np.random.Generator) -> tuple[np.ndarray, bool]:
     """The earlier `instance_path` rule, kept as a named option: Euclidean erosion by

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 import numpy as np
 
@@ -93,14 +92,6 @@ class MaskForest:
         ]
 
 
-class HierarchySource(Protocol):
-    """Image pixels (H, W, 3 uint8) plus optional annotations -> a forest of nested masks."""
-
-    name: str
-
-    def build(self, pixels: np.ndarray, annotations: Any = None) -> MaskForest: ...
-
-
 def containment_matrix(rles: list[dict]) -> np.ndarray:
     """M[i, j] = |i ∩ j| / |i|: pycocotools' IoU against a crowd gt is exactly that ratio."""
     from pycocotools import mask as coco_mask
@@ -108,24 +99,3 @@ def containment_matrix(rles: list[dict]) -> np.ndarray:
     if not rles:
         return np.zeros((0, 0))
     return np.asarray(coco_mask.iou(rles, rles, [1] * len(rles)), dtype=np.float64)
-
-
-def nest_by_containment(rles: list[dict], source: str, height: int, width: int, *,
-                        scores: list[float | None] | None = None,
-                        categories: list[str | None] | None = None,
-                        threshold: float = 0.9) -> MaskForest:
-    """Masks without structure -> a forest: each mask's parent is the smallest larger mask that
-    holds at least `threshold` of it."""
-    scores = scores or [None] * len(rles)
-    categories = categories or [None] * len(rles)
-    areas = np.array([codec.area(r) for r in rles], dtype=np.int64)
-    order = np.argsort(-areas, kind="stable")
-    inside = containment_matrix([rles[i] for i in order])
-    forest = MaskForest(height, width)
-    for rank, original in enumerate(order):
-        holders = [j for j in range(rank) if inside[rank, j] >= threshold and areas[order[j]] > 0]
-        # Among the holders the smallest is the tightest parent; ranks are area-descending.
-        parent = max(holders) if holders else None
-        forest.add(rles[original], parent, source, score=scores[original],
-                   category=categories[original], area=int(areas[original]))
-    return forest

@@ -14,17 +14,14 @@ import numpy as np
 
 from annotators.masks.forest import MaskForest, containment_matrix
 from schemas import masks as codec
+from schemas.errors import SegcapError
 from schemas.hierarchy import MISSING_PARENT, PARENT_CYCLE, resolve
 
 SOURCE = "gt"
 
 
-class HierarchyError(ValueError):
+class HierarchyError(SegcapError):
     """Annotations whose structure cannot be a forest (a cycle, a missing parent)."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
 
 
 def _parent_first(ids: list[str], parents: list[str | None]) -> list[int]:

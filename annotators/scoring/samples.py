@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from schemas.errors import SegcapError
+from schemas.rejects import Reason
+
 QUESTION_ROLES = {"human", "user"}
 ANSWER_ROLES = {"gpt", "assistant"}
 IMAGE_TOKEN = re.compile(r"<image>\s*")
 
 
-class SampleError(ValueError):
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+class SampleError(SegcapError):
+    """A conversation that cannot be scored; the stage rejects it with `reason`."""
 
 
 @dataclass
@@ -41,20 +42,20 @@ class PreparedSample:
 
 def _check_text(value: object, index: int) -> str:
     if not isinstance(value, str):
-        raise SampleError("non_string_turn", f"turn {index} is {type(value).__name__}, not text")
+        raise SampleError(Reason.NON_STRING_TURN, f"turn {index} is {type(value).__name__}, not text")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise SampleError("non_utf8_text", f"turn {index} holds text that is not valid UTF-8") from None
+        raise SampleError(Reason.NON_UTF8_TEXT, f"turn {index} holds text that is not valid UTF-8") from None
     if not value.strip():
-        raise SampleError("empty_turn", f"turn {index} is empty")
+        raise SampleError(Reason.EMPTY_TURN, f"turn {index} is empty")
     return value
 
 
 def prepare(conversations: object, max_turn_chars: int = 8000) -> PreparedSample:
     """Check a LLaVA-style conversation and pair it into (question, answer) turns."""
     if not isinstance(conversations, list) or not conversations:
-        raise SampleError("empty_conversation", "the conversation has no turns")
+        raise SampleError(Reason.EMPTY_CONVERSATION, "the conversation has no turns")
     notes: list[str] = []
     turns: list[tuple[str, str]] = []
     question: list[str] = []
@@ -62,7 +63,7 @@ def prepare(conversations: object, max_turn_chars: int = 8000) -> PreparedSample
     values: list[str] = []
     for index, turn in enumerate(conversations):
         if not isinstance(turn, dict):
-            raise SampleError("non_string_turn", f"turn {index} is not a {{from, value}} record")
+            raise SampleError(Reason.NON_STRING_TURN, f"turn {index} is not a {{from, value}} record")
         role = turn.get("from")
         text = _check_text(turn.get("value"), index)
         if len(text) > max_turn_chars:
@@ -77,7 +78,7 @@ def prepare(conversations: object, max_turn_chars: int = 8000) -> PreparedSample
             turns.append(("\n".join(question), text))
             question = []
         else:
-            raise SampleError("unknown_role", f"turn {index} has role {role!r}, not human/gpt")
+            raise SampleError(Reason.UNKNOWN_ROLE, f"turn {index} has role {role!r}, not human/gpt")
     if not turns:
-        raise SampleError("no_answer", "the conversation has no answer turn")
+        raise SampleError(Reason.NO_ANSWER, "the conversation has no answer turn")
     return PreparedSample(turns=turns, notes=notes, mentions_image=mentions_image, values=values)

@@ -18,8 +18,8 @@ DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
 def run_demo(out: Path, progress: bool = True) -> tuple[list[dict], Path]:
     """Build the sample set, run the demo recipe through the curate flow; returns (results, report)."""
     from flows.curate import curate
-    from pipelines.ingest.demo_data import build_demo_inputs
     from pipelines.engine.lock import writer_lock
+    from pipelines.ingest.demo_data import build_demo_inputs
 
     out.mkdir(parents=True, exist_ok=True)
     # One demo per folder at a time: the lock is taken before the inputs are written.

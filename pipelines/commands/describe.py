@@ -43,9 +43,9 @@ def register(app: typer.Typer) -> None:
             preflight_backend,
             print_model_summary,
         )
-        from pipelines.stages.describe import DescribeStage
         from pipelines.engine.runner import run_stage
         from pipelines.engine.stage import StepResultError
+        from pipelines.stages.describe import DescribeStage
         from schemas.options.language import DescribeOptions
 
         options = build_options(

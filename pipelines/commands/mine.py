@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
 
         from pipelines.commands.common import existing_dataset, fail, print_summary
-        from pipelines.stages.mine import MineStage
         from pipelines.engine.runner import run_stage
+        from pipelines.stages.mine import MineStage
 
         dataset = existing_dataset(directory, needs=("images",))
         needs_gt = source == "gt" or (source == "unsamv2" and divide == "gt")

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from pipelines.store.side_inputs import SideInputs
 from schemas.contract import table_from_rows
-from schemas.rejects import reject_row
+from schemas.rejects import Reason, reject_row
 
 
 class StepResultError(RuntimeError):
@@ -59,7 +59,7 @@ class StageOutput:
                 else pa.concat_tables([previous, table], promote_options="permissive")
             )
 
-    def reject(self, stage: str, input_ref: str, reason: str, raw: Any = "") -> None:
+    def reject(self, stage: str, input_ref: str, reason: Reason, raw: Any = "") -> None:
         self.rejects.append(reject_row(stage, input_ref, reason, raw))
 
     def rows_out(self, config: str) -> int:

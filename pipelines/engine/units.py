@@ -23,12 +23,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipelines.engine.commits import shard_record
-from pipelines.store.dataset_dir import DatasetDir, parquet_file
 from pipelines.engine.faults import crash_point
 from pipelines.engine.runner import OutputWriters
 from pipelines.engine.stage import Stage
 from pipelines.engine.step_state import StepState
 from pipelines.engine.stopping import check_stop
+from pipelines.store.dataset_dir import DatasetDir, parquet_file
 from schemas.provenance import pinned_created_at
 
 DEFAULT_UNIT_ROWS = 256

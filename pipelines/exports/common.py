@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotators.images import ImageError
-from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
 from pipelines.exports.dataset import ExportError, _swap_into_place
+from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
 from pipelines.store.image_source import DatasetImages
+from schemas.rejects import Reason
 
 
 @dataclass
@@ -35,8 +36,10 @@ class ExportReport:
     rejects: list[dict] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
-    def reject(self, input_ref: str, reason: str, detail: str = "") -> None:
-        self.rejects.append({"input_ref": input_ref, "reason": reason, "detail": detail[:500]})
+    def reject(self, input_ref: str, reason: Reason, detail: str = "") -> None:
+        # Reason() refuses a reason that is not a member, as reject_row does for stage rejects
+        self.rejects.append({"input_ref": input_ref, "reason": str(Reason(reason)),
+                             "detail": detail[:500]})
 
     def rejected(self) -> Counter:
         return Counter(r["reason"] for r in self.rejects)
@@ -91,7 +94,7 @@ def staged_output(out: str | Path, report: ExportReport) -> Iterator[Path]:
         raise
 
 
-def image_bytes(value: dict | None, images: DatasetImages) -> tuple[bytes | None, str]:
+def image_bytes(value: dict | None, images: DatasetImages) -> tuple[bytes | None, Reason | str]:
     """(the encoded image of an `images.image` value, "") or (None, why): embedded bytes, else
     the file its path names under the project's one rule (inside the dataset directory or a
     recorded image root: a path that escapes them is never read into an export)."""

@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.store.dataset_dir import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DatasetDir
 from pipelines.engine.runner import StageStats
 from pipelines.exports.verdicts import drop_failed as drop_failed_rows
+from pipelines.store.dataset_dir import DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, DatasetDir
 
 VERIFIED_CONFIGS = ("segcap", "descriptions")  # the configs `segcap verify` writes verdicts on
 

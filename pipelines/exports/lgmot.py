@@ -26,8 +26,9 @@ import re
 from pathlib import Path
 
 from annotators.describe.evidence import article, is_person
-from pipelines.exports.dataset import ExportError
 from pipelines.exports.common import ExportReport, source_dataset, staged_output
+from pipelines.exports.dataset import ExportError
+from schemas.rejects import Reason
 
 INSTANCE_DIM = 128
 INSTANCE_FILE = "gt/instance_language_prompts/seq_inst_prompts_embeddings_128.pt"
@@ -107,7 +108,7 @@ def _descriptions(dataset, report: ExportReport) -> dict[str, dict]:
                 try:
                     key, slot = int(row["target_id"]), entry["tracks"]
                 except (TypeError, ValueError):
-                    report.reject(f"{row['video_id']}:{row['target_id']}", "bad_field",
+                    report.reject(f"{row['video_id']}:{row['target_id']}", Reason.BAD_FIELD,
                                   "a track description's target_id is not an integer track id")
                     continue
             else:
@@ -137,9 +138,9 @@ def export_lgmot(src: str | Path, out: str | Path, text_model: str | Path, *, en
     for video_id in sorted(set(described) | set(tracks)):
         entry = described.get(video_id, {"scene": None, "tracks": {}})
         if not SAFE_NAME.match(video_id):
-            report.reject(video_id, "unsafe_name", "a sequence name must be a plain folder name")
+            report.reject(video_id, Reason.UNSAFE_NAME, "a sequence name must be a plain folder name")
         elif entry["scene"] is None:
-            report.reject(video_id, "missing_scene_description", "run `segcap describe` on the video first")
+            report.reject(video_id, Reason.MISSING_SCENE_DESCRIPTION, "run `segcap describe` on the video first")
         else:
             plans.append((video_id, entry, sorted(tracks.get(video_id, set()) | set(entry["tracks"]))))
     if not plans:

@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from annotators.images import ImageError, resolve_inside
-from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
-from pipelines.exports.dataset import _swap_into_place
 from pipelines.exports.common import image_bytes
+from pipelines.exports.dataset import _swap_into_place
+from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
 from pipelines.store.image_source import DatasetImages
 
 SIDECAR_FIELDS = ("sample_id", "source", "image_id", "capability_scores", "styles", "selected",

@@ -25,12 +25,13 @@ import json
 import re
 from pathlib import Path
 
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.exports.dataset import ExportError
 from pipelines.exports.common import ExportReport, image_bytes, source_dataset, staged_output
-from pipelines.store.image_source import DatasetImages
+from pipelines.exports.dataset import ExportError
 from pipelines.exports.verdicts import row_failed
+from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.image_source import DatasetImages
 from schemas.grounding import parse_grounded
+from schemas.rejects import Reason
 from schemas.rows import answer_text
 
 BATCH_ROWS = 256
@@ -87,7 +88,7 @@ def _write_images(dataset: DatasetDir, wanted: set[str], folder: Path, report: E
             names[image_id] = f"{image_id}{ext}"
             (folder / names[image_id]).write_bytes(data)
     for image_id in sorted(wanted - set(names)):
-        report.reject(image_id, why_missing.get(image_id, "missing_image"),
+        report.reject(image_id, why_missing.get(image_id, Reason.MISSING_IMAGE),
                       "no embedded bytes and no readable file inside the dataset or its image roots")
     return names
 

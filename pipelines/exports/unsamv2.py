@@ -32,7 +32,6 @@ from pathlib import Path
 from PIL import Image
 from pycocotools import mask as coco_mask
 
-from pipelines.exports.dataset import ExportError
 from pipelines.exports.common import (
     ExportReport,
     has_column,
@@ -40,7 +39,9 @@ from pipelines.exports.common import (
     source_dataset,
     staged_output,
 )
+from pipelines.exports.dataset import ExportError
 from pipelines.store.image_source import DatasetImages
+from schemas.rejects import Reason
 
 PAIR_COLUMNS = ["image_id", "instance_id", "segment_id", "point", "mask", "granularity",
                 "granularity_def", "is_part", "mask_source"]
@@ -154,7 +155,7 @@ def export_unsamv2(src: str | Path, out: str | Path) -> ExportReport:
                 data, (height, width) = _jpeg(data, report)
                 sizes = {tuple(m["mask"]["size"]) for m in masks.values()}
                 if sizes != {(height, width)}:
-                    report.reject(image_id, "size_mismatch", f"masks {sorted(sizes)} vs image {height}x{width}")
+                    report.reject(image_id, Reason.SIZE_MISMATCH, f"masks {sorted(sizes)} vs image {height}x{width}")
                     continue
                 name = f"sa_{numbers[image_id]}"
                 annotations = _annotations(masks, numbers[image_id], height, width)
@@ -171,7 +172,7 @@ def export_unsamv2(src: str | Path, out: str | Path) -> ExportReport:
                 report.outputs["annotations"] += len(annotations)
                 report.counters["instances"] += len({a["instance_id"] for a in annotations})
         for image_id in sorted(set(numbers) - seen):
-            report.reject(image_id, "missing_image", "pairs name an image the images config lacks")
+            report.reject(image_id, Reason.MISSING_IMAGE, "pairs name an image the images config lacks")
         if not names:
             raise ExportError(f"no image of {dataset.path} could be exported: "
                               + "; ".join(f"{r['input_ref']}: {r['reason']}" for r in report.rejects[:3]))

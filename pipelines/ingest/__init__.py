@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.runner import StageStats, run_stage
 from pipelines.ingest.base import IngestError, IngestStage, item_batches
 from pipelines.ingest.registry import reader_for
-from pipelines.engine.runner import StageStats, run_stage
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.options.ingest import IngestOptions
 
 __all__ = ["IngestError", "IngestStage", "ingest", "ingest_with"]

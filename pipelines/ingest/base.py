@@ -5,13 +5,19 @@ annotations it needs) and decodes one item into rows. Listing is cheap and happe
 decoding (image bytes, masks) runs inside `IngestStage.process`, batch by batch, so ingest goes
 through the same runner (and, later, Ray) as every other stage.
 
-An item that cannot be used at all raises `ItemError`/`ImageError`/`MaskError`; the stage turns
-it into one reject and goes on. A bad annotation inside a good item is rejected on its own.
+An item that cannot be used at all raises a `SegcapError` (`ItemError`, `ImageError`,
+`MaskError`); the stage turns it into one reject with the error's reason and goes on. A bad
+annotation inside a good item is rejected on its own. Readers check the fields they read and
+raise `ItemError(Reason.BAD_FIELD, ...)` themselves: any other exception is a bug in the reader,
+not bad input. Under the test suite (`SEGCAP_RAISE_READER_BUGS` set) it propagates; at run time
+the item becomes a `reader_bug` reject, counted apart from bad input, and the step fails.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -22,28 +28,31 @@ from typing import Any
 
 import pyarrow as pa
 
-from annotators.images import ImageError, decode_image, image_row, read_image_bytes, resolve_inside
+from annotators.images import decode_image, image_row, read_image_bytes, resolve_inside
 from pipelines.engine.stage import Stage, StageOutput
 from schemas import masks, rows
+from schemas.errors import SegcapError
 from schemas.grounding import GroundedText
 from schemas.ids import ingested_sample_id, ingested_segment_id
 from schemas.options.ingest import IngestOptions
 from schemas.provenance import make_provenance
+from schemas.rejects import Reason
 
 
-class ItemError(ValueError):
+class ItemError(SegcapError):
     """A work item (or one annotation in it) that cannot be used; `reason` goes to rejects."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
 
 
 class IngestError(ValueError):
     """The whole input is unusable (missing file, not JSON, wrong top-level shape)."""
 
 
-ITEM_ERRORS = (ItemError, ImageError, masks.MaskError)
+# Set (by tests/conftest.py) to let a reader's unexpected exception propagate instead of
+# becoming a `reader_bug` reject, so the test that hit it fails.
+RAISE_READER_BUGS_ENV = "SEGCAP_RAISE_READER_BUGS"
+READER_BUGS = "reader_bugs"  # the counter of items a reader failed on with a bug
+
+log = logging.getLogger(__name__)
 
 
 def require_list(obj: Any, what: str, path: Path) -> list:
@@ -52,7 +61,29 @@ def require_list(obj: Any, what: str, path: Path) -> list:
     return obj
 
 
-def error_item(ref: str, reason: str, raw: Any) -> dict:
+def need(record: Any, key: str, kind: type | tuple[type, ...] = object, what: str = "the record") -> Any:
+    """`record[key]` of input data, checked: a record that is not an object, a missing key or a
+    value that is not `kind` is ItemError(bad_field) naming the key, so that readers never
+    take a KeyError/TypeError for bad input (those are reader bugs)."""
+    if not isinstance(record, dict):
+        raise ItemError(Reason.BAD_FIELD, f"{what} must be an object, got {type(record).__name__}")
+    if key not in record:
+        raise ItemError(Reason.BAD_FIELD, f"{what} has no `{key}`")
+    if not isinstance(record[key], kind):
+        raise ItemError(Reason.BAD_FIELD, f"`{key}` of {what} is {type(record[key]).__name__}, "
+                        f"not {getattr(kind, '__name__', kind)}")
+    return record[key]
+
+
+def as_int(value: Any, what: str) -> int:
+    """An input number as int (as int() reads it); anything else is ItemError(bad_field)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ItemError(Reason.BAD_FIELD, f"{what} must be an integer, got {value!r}") from None
+
+
+def error_item(ref: str, reason: Reason, raw: Any) -> dict:
     """An item already known to be bad at listing time; the stage turns it into a reject."""
     return {"ref": ref, "error": reason, "raw": raw}
 
@@ -67,13 +98,13 @@ class LoadedImage:
 @dataclass
 class ItemResult:
     rows: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
-    rejects: list[tuple[str, str, Any]] = field(default_factory=list)
+    rejects: list[tuple[str, Reason, Any]] = field(default_factory=list)
     counters: Counter = field(default_factory=Counter)  # events worth a line in stats.json
 
     def add(self, config: str, row: dict) -> None:
         self.rows[config].append(row)
 
-    def reject(self, ref: str, reason: str, raw: Any = "") -> None:
+    def reject(self, ref: str, reason: Reason, raw: Any = "") -> None:
         self.rejects.append((ref, reason, raw))
 
 
@@ -96,7 +127,7 @@ class ReadContext:
                    root: Path | None = None, source_id: Any = None) -> LoadedImage:
         """Resolve inside the root, read, probe/decode under the pixel limit, emit the images row."""
         if not isinstance(relative, str) or not relative:
-            raise ItemError("bad_field", f"image path must be a non-empty string, got {relative!r}")
+            raise ItemError(Reason.BAD_FIELD, f"image path must be a non-empty string, got {relative!r}")
         path = resolve_inside(root or self.root, relative)
         data = read_image_bytes(path)
         row = image_row(data, relative, self.source, video_id=video_id, frame_index=frame_index,
@@ -106,9 +137,9 @@ class ReadContext:
         if self.options.decode_images:
             decode_image(data, self.options.max_pixels)
         if expect and all(v is not None for v in expect):
-            height, width = int(expect[0]), int(expect[1])
+            height, width = as_int(expect[0], "height"), as_int(expect[1], "width")
             if (height, width) != (row["height"], row["width"]):
-                raise ItemError("size_mismatch", f"annotation says {height}x{width} (h x w) but "
+                raise ItemError(Reason.SIZE_MISMATCH, f"annotation says {height}x{width} (h x w) but "
                                 f"{relative} is {row['height']}x{row['width']}")
         if row["image_id"] not in self.seen_images:
             self.seen_images.add(row["image_id"])
@@ -219,14 +250,18 @@ class IngestStage(Stage):
             result = ItemResult()
             try:
                 self.reader.decode(item, self.context, result)
-            except ITEM_ERRORS as exc:
+            except SegcapError as exc:  # bad input: the item is quarantined, not the run
                 self._forget_images(result)
                 output.reject(self.source_label(), ref, exc.reason, f"{exc} | {text}")
                 continue
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-                # Annotation JSON of the wrong shape: the item is quarantined, not the run.
+            except Exception as exc:
+                # Not bad input (readers raise ItemError for that) but a bug in the reader.
+                if os.environ.get(RAISE_READER_BUGS_ENV):
+                    raise
+                log.exception("%s: reader bug on %s", self.name, ref)
                 self._forget_images(result)
-                output.reject(self.source_label(), ref, "bad_field", f"{type(exc).__name__}: {exc} | {text}")
+                output.reject(self.source_label(), ref, Reason.READER_BUG, f"{type(exc).__name__}: {exc} | {text}")
+                output.counters[READER_BUGS] += 1
                 continue
             for config, new_rows in result.rows.items():
                 rows[config].extend(new_rows)
@@ -236,6 +271,16 @@ class IngestStage(Stage):
         for config, config_rows in rows.items():
             output.add_rows(config, config_rows)
         return output
+
+    def result_problem(self, counters) -> str | None:
+        """A reader bug fails the step (non-zero exit) once all items are read: its output is
+        not what was asked, whatever the other items gave. Called with the summed counters."""
+        bugs = counters.get(READER_BUGS, 0)
+        if not bugs:
+            return None
+        return (f"{self.name}: the {self.ingest_options.format} reader failed on "
+                f"{bugs} item(s) with an unexpected error: a bug in the reader, not bad input "
+                f"(the `rejects` rows with reason {Reason.READER_BUG} hold each error)")
 
     def _forget_images(self, result: ItemResult) -> None:
         """A rejected item's images row is dropped, so a later item may write that image."""

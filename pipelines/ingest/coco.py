@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pipelines.ingest.base import (
-    ITEM_ERRORS,
     IngestError,
     ItemError,
     ItemResult,
@@ -34,7 +33,9 @@ from pipelines.ingest.jsonfiles import (
     stream_items,
 )
 from schemas import hierarchy, masks
+from schemas.errors import SegcapError
 from schemas.options.ingest import IngestOptions
+from schemas.rejects import Reason
 
 PRIMARY = "segments"
 STREAMED = True  # list_items streams the file (see jsonfiles.py)
@@ -76,7 +77,7 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
             try:
                 spill.add(str(image_key), ann)
             except RecursionError:
-                bad_annotations.append(error_item(f"annotation #{count}", "bad_field",
+                bad_annotations.append(error_item(f"annotation #{count}", Reason.BAD_FIELD,
                                                   "nested too deeply to be an annotation"))
         if count == 0:
             read_array(path, "annotations", required=False)  # explains a wrongly shaped value
@@ -93,12 +94,12 @@ def _image_items(path, spill: GroupedSpill, categories: dict) -> Iterator[dict]:
     for entry in stream_items(path, "images.item"):
         any_image = True
         if not isinstance(entry, dict) or "id" not in entry:
-            yield error_item(f"image {entry!r}"[:200], "bad_field", entry)
+            yield error_item(f"image {entry!r}"[:200], Reason.BAD_FIELD, entry)
             continue
         key = str(entry["id"])
         ref = f"image {entry['id']} ({entry.get('file_name')})"
         if key in known:  # the first entry keeps the id and its annotations
-            yield error_item(ref, "duplicate_id", f"image id {entry['id']} was already used by "
+            yield error_item(ref, Reason.DUPLICATE_ID, f"image id {entry['id']} was already used by "
                              f"{known[key]}; the first entry is kept | {entry}")
             continue
         known[key] = str(entry.get("file_name"))
@@ -110,13 +111,13 @@ def _image_items(path, spill: GroupedSpill, categories: dict) -> Iterator[dict]:
         if image_key not in known:
             for ann in spill.group(image_key):
                 yield error_item(f"annotation {ann.get('id') if isinstance(ann, dict) else ann!r}",
-                                 "unknown_image", ann)
+                                 Reason.UNKNOWN_IMAGE, ann)
 
 
 def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
     entry = item["image"]
-    image = ctx.load_image(entry["file_name"], result, expect=(entry.get("height"), entry.get("width")),
-                           source_id=entry["id"])
+    image = ctx.load_image(entry.get("file_name"), result,
+                           expect=(entry.get("height"), entry.get("width")), source_id=entry["id"])
     decode_annotations(item["annotations"], item["categories"], image, ctx, result)
 
 
@@ -128,13 +129,13 @@ def annotation_mask(ann: dict, image, box_masks: bool) -> tuple[dict, str]:
     box = ann.get("bbox")
     if not (isinstance(box, list) and len(box) == 4
             and all(isinstance(v, (int, float)) for v in box)):
-        raise ItemError("bad_field", "no segmentation and no [x, y, w, h] bbox")
+        raise ItemError(Reason.BAD_FIELD, "no segmentation and no [x, y, w, h] bbox")
     if not box_masks:
-        raise ItemError("box_only", "a bbox but no segmentation; pass --box-masks (recipe: "
+        raise ItemError(Reason.BOX_ONLY, "a bbox but no segmentation; pass --box-masks (recipe: "
                         "box_masks: true) to use the box as its mask")
     x, y, w, h = box
     if w <= 0 or h <= 0:
-        raise ItemError("empty_mask", f"box of size {w}x{h}")
+        raise ItemError(Reason.EMPTY_MASK, f"box of size {w}x{h}")
     return box_mask(x, y, w, h, image.height, image.width), "box"
 
 
@@ -149,22 +150,22 @@ def decode_annotations(annotations: list, categories: dict, image, ctx: ReadCont
     meta: dict[str, tuple[dict, dict]] = {}
     for index, ann in enumerate(annotations):
         if not isinstance(ann, dict):
-            result.reject(f"annotation #{index} of image {image.image_id}", "bad_field", ann)
+            result.reject(f"annotation #{index} of image {image.image_id}", Reason.BAD_FIELD, ann)
             continue
         # An annotation without an id is keyed by its position, so ids stay unique.
         key = str(ann["id"]) if ann.get("id") is not None else f"#{index}"
         ref = f"annotation {key} of image {image.image_id}"
         if key in accepted or key in meta:
-            result.reject(ref, "duplicate_id", f"annotation id {key} is used twice in this image; "
+            result.reject(ref, Reason.DUPLICATE_ID, f"annotation id {key} is used twice in this image; "
                           f"the first is kept | {ann}")
             continue
         category = categories.get(str(ann.get("category_id")))
         if category is None:
-            result.reject(ref, "unknown_category", ann)
+            result.reject(ref, Reason.UNKNOWN_CATEGORY, ann)
             continue
         try:
             rle, source = annotation_mask(ann, image, ctx.options.box_masks)
-        except ITEM_ERRORS as exc:
+        except SegcapError as exc:
             result.reject(ref, exc.reason, f"{exc} | {ann}")
             continue
         crowd = bool(ann.get("iscrowd") or 0)
@@ -191,8 +192,8 @@ def decode_annotations(annotations: list, categories: dict, image, ctx: ReadCont
 
 
 # Ingest's names for the hierarchy rule's reasons ("unknown_parent" predates the shared rule).
-_REJECT_REASON = {hierarchy.MISSING_PARENT: "unknown_parent",
-                  hierarchy.PARENT_CYCLE: hierarchy.PARENT_CYCLE}
+_REJECT_REASON = {hierarchy.MISSING_PARENT: Reason.UNKNOWN_PARENT,
+                  hierarchy.PARENT_CYCLE: Reason.PARENT_CYCLE}
 
 
 def _parent(key: str, ann: dict, category: dict, accepted: dict, meta: dict) -> str | None:

@@ -24,12 +24,15 @@ from pipelines.ingest.base import (
     ItemError,
     ItemResult,
     ReadContext,
+    as_int,
     error_item,
+    need,
 )
 from pipelines.ingest.jsonfiles import check_depth, check_size, read_array, stream_items
 from schemas import masks
 from schemas.grounding import mglmm_label, mglmm_numbered, panoptic_sentence
 from schemas.options.ingest import IngestOptions
+from schemas.rejects import Reason
 
 PRIMARY = "segments"
 STREAMED = True  # list_items streams the file (see jsonfiles.py)
@@ -54,9 +57,9 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
     images: dict[str, dict] = {}
     for entry in stream_items(path, "images.item"):
         if not isinstance(entry, dict):
-            yield error_item(f"image {entry!r}"[:200], "bad_field", entry)
+            yield error_item(f"image {entry!r}"[:200], Reason.BAD_FIELD, entry)
         elif str(entry.get("id")) in images:
-            yield error_item(f"image {entry.get('id')} ({entry.get('file_name')})", "duplicate_id",
+            yield error_item(f"image {entry.get('id')} ({entry.get('file_name')})", Reason.DUPLICATE_ID,
                              f"image id already used; the first entry is kept | {entry}")
         else:
             images[str(entry.get("id"))] = entry
@@ -69,10 +72,10 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
         ref = f"panoptic annotation {ann.get('file_name') if isinstance(ann, dict) else ann!r}"
         entry = images.get(str(ann.get("image_id"))) if isinstance(ann, dict) else None
         if entry is None:
-            yield error_item(ref, "unknown_image", ann)
+            yield error_item(ref, Reason.UNKNOWN_IMAGE, ann)
             continue
         if str(ann.get("image_id")) in annotated:
-            yield error_item(ref, "duplicate_id", f"image {ann.get('image_id')} already has a "
+            yield error_item(ref, Reason.DUPLICATE_ID, f"image {ann.get('image_id')} already has a "
                              f"panoptic annotation; the first is kept | {ann}")
             continue
         annotated.add(str(ann.get("image_id")))
@@ -89,28 +92,31 @@ def _png_root(ctx: ReadContext):
 
 def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
     entry, ann, categories = item["image"], item["annotation"], item["categories"]
-    image = ctx.load_image(entry["file_name"], result, expect=(entry.get("height"), entry.get("width")),
-                           source_id=entry.get("id"))
-    png = read_image_bytes(resolve_inside(_png_root(ctx), ann["file_name"]))
+    image = ctx.load_image(entry.get("file_name"), result,
+                           expect=(entry.get("height"), entry.get("width")), source_id=entry.get("id"))
+    png = read_image_bytes(resolve_inside(_png_root(ctx), need(ann, "file_name", str, "the annotation")))
     by_id = masks.from_label_map(png)
     if by_id:
         size = next(iter(by_id.values()))["size"]
         if tuple(size) != (image.height, image.width):
-            raise ItemError("size_mismatch", f"PNG {ann['file_name']} is {size[0]}x{size[1]}, "
+            raise ItemError(Reason.SIZE_MISMATCH, f"PNG {ann['file_name']} is {size[0]}x{size[1]}, "
                             f"image is {image.height}x{image.width}")
     rows, names, order, seen = [], [], [], set()
-    for info in ann["segments_info"]:
+    for info in need(ann, "segments_info", list, "the annotation"):
+        if not isinstance(info, dict):
+            raise ItemError(Reason.BAD_FIELD, f"a segments_info entry is {type(info).__name__}, not an object")
         ref = f"segment {info.get('id')} of {ann['file_name']}"
         name = categories.get(str(info.get("category_id")))
         if name is None:
-            result.reject(ref, "unknown_category", info)
+            result.reject(ref, Reason.UNKNOWN_CATEGORY, info)
             continue
+        as_int(info.get("id"), f"the id of {ref}")  # the PNG's pixel value for the segment
         if info.get("id") in seen:
-            result.reject(ref, "duplicate_id", f"segment id {info['id']} is listed twice | {info}")
+            result.reject(ref, Reason.DUPLICATE_ID, f"segment id {info['id']} is listed twice | {info}")
             continue
         rle = by_id.get(int(info["id"]))
         if rle is None:
-            result.reject(ref, "empty_mask", f"no pixel of id {info['id']} in the PNG | {info}")
+            result.reject(ref, Reason.EMPTY_MASK, f"no pixel of id {info['id']} in the PNG | {info}")
             continue
         seen.add(info["id"])
         crowd = bool(info.get("iscrowd") or 0)

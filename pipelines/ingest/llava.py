@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipelines.ingest.base import ITEM_ERRORS, ItemError, ItemResult, ReadContext
+from pipelines.ingest.base import ItemError, ItemResult, ReadContext
 from pipelines.ingest.records import grouped_items
 from schemas.contract import empty_capability_scores
+from schemas.errors import SegcapError
 from schemas.ids import stable_id
 from schemas.options.ingest import IngestOptions
+from schemas.rejects import Reason
 
 PRIMARY = "instructions"
 ROLES = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt"}
@@ -28,14 +30,14 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
 
 
 def _conversations(record: dict) -> list[dict]:
-    turns = record["conversations"]
+    turns = record.get("conversations")
     if not isinstance(turns, list) or not turns:
-        raise ItemError("bad_field", "conversations must be a non-empty list")
+        raise ItemError(Reason.BAD_FIELD, "conversations must be a non-empty list")
     clean = []
     for turn in turns:
         if not isinstance(turn, dict) or turn.get("from") not in ROLES or not isinstance(
                 turn.get("value"), str):
-            raise ItemError("bad_field", f"a turn needs from in {sorted(ROLES)} and a string value: {turn!r}")
+            raise ItemError(Reason.BAD_FIELD, f"a turn needs from in {sorted(ROLES)} and a string value: {turn!r}")
         clean.append({"from": ROLES[turn["from"]], "value": turn["value"]})
     return clean
 
@@ -45,11 +47,8 @@ def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
     for ref, record in item["records"]:
         try:
             conversations = _conversations(record)
-        except ITEM_ERRORS as exc:
+        except SegcapError as exc:
             result.reject(ref, exc.reason, f"{exc} | {record}")
-            continue
-        except KeyError as exc:
-            result.reject(ref, "bad_field", f"missing {exc} | {record}")
             continue
         result.add("instructions", {
             "sample_id": stable_id(ctx.source, "llava", record.get("id", ref), image_id),

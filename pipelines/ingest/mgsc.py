@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipelines.ingest.base import ItemError, ItemResult, ReadContext
+from pipelines.ingest.base import ItemError, ItemResult, ReadContext, need
 from pipelines.ingest.records import emit_grounded_records, grouped_items
 from schemas import masks
 from schemas.grounding import GroundedText, key_tags_to_grounded
 from schemas.options.ingest import IngestOptions
+from schemas.rejects import Reason
 
 PRIMARY = "segcap"
 ROOT_QUESTION = "Please provide a detailed description of all the objects in the image."
@@ -34,7 +35,7 @@ def _subtree(record: dict) -> str | None:
         return None
     if isinstance(label, str) and label.startswith("subtree:") and label[8:].strip():
         return label[8:].strip()
-    raise ItemError("bad_field", f"label must be 'root' or 'subtree: <label>', got {label!r}")
+    raise ItemError(Reason.BAD_FIELD, f"label must be 'root' or 'subtree: <label>', got {label!r}")
 
 
 def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
@@ -47,21 +48,22 @@ def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
 
 def _decode_record(record: dict, image, ctx: ReadContext, roots_by_label: dict):
     subtree = _subtree(record)
-    keys = record["gcg_labels"]
+    keys = record.get("gcg_labels")
     if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
-        raise ItemError("bad_field", "gcg_labels must be a list of key names")
-    text, order, spans = key_tags_to_grounded(record["gcg_caption"], keys) if keys else (
-        record["gcg_caption"], [], [])
+        raise ItemError(Reason.BAD_FIELD, "gcg_labels must be a list of key names")
+    caption = need(record, "gcg_caption", str)
+    text, order, spans = key_tags_to_grounded(caption, keys) if keys else (caption, [], [])
     if sorted(order) != sorted(keys):
-        raise ItemError("bad_caption", f"caption tags {order} do not match gcg_labels {keys}")
+        raise ItemError(Reason.BAD_CAPTION, f"caption tags {order} do not match gcg_labels {keys}")
     for key, (start, end) in zip(order, spans, strict=True):
         if start == end:  # "<k0></k0>" or only spaces: a [SEG] with no words to ground
-            raise ItemError("bad_caption", f"tag <{key}> is empty")
+            raise ItemError(Reason.BAD_CAPTION, f"tag <{key}> is empty")
     answer = GroundedText(text=text, phrases=[], spans=spans)
     mask_list, labels, segments = [], [], []
     for key in order:
-        rle = masks.from_mglmm(record[key]["mask"], image.height, image.width)
-        label = str(record[key].get("label") or key)
+        entry = need(record, key, dict)
+        rle = masks.from_mglmm(need(entry, "mask", str, f"`{key}`"), image.height, image.width)
+        label = str(entry.get("label") or key)
         parent = roots_by_label.get(subtree) if subtree else None
         row = ctx.segment_row(image, ("mask", rle["counts"]), rle, category=label,
                               parent_id=parent, level=1 if subtree else 0)
@@ -71,7 +73,7 @@ def _decode_record(record: dict, image, ctx: ReadContext, roots_by_label: dict):
         labels.append(label)
         segments.append(row)
     question = SUBTREE_QUESTION.format(label=subtree) if subtree else ROOT_QUESTION
-    sample = ctx.segcap_row(image, ("mgsc", record.get("label", "root"), record["gcg_caption"]),
+    sample = ctx.segcap_row(image, ("mgsc", record.get("label", "root"), caption),
                             task="mgsc", question=question, answer=answer, masks_=mask_list,
                             labels=labels, segment_ids=[s["segment_id"] for s in segments],
                             granularity="subtree" if subtree else "root", subtree=subtree)

@@ -46,6 +46,7 @@ from pipelines.ingest.base import (
 )
 from schemas import masks
 from schemas.options.ingest import IngestOptions
+from schemas.rejects import Reason
 
 PRIMARY = "images"
 MOT17_CLASSES = {
@@ -154,7 +155,7 @@ def _detector_copies(sequences: list[Path]) -> tuple[list[Path], list[dict]]:
         base, first = match.group(1), kept[match.group(1)]
         same = _file_hash(first / "gt" / "gt.txt") == _file_hash(seq_dir / "gt" / "gt.txt")
         item = error_item(
-            f"sequence {seq_dir.name}", "duplicate_sequence",
+            f"sequence {seq_dir.name}", Reason.DUPLICATE_SEQUENCE,
             f"{seq_dir.name} is a per-detector copy of {base} "
             f"({'same gt' if same else 'its gt.txt DIFFERS'}); ingested {first.name} as {base}, "
             "skipped this copy")
@@ -182,14 +183,14 @@ def _sequence_items(seq_dir: Path, root: Path, options: IngestOptions) -> Iterat
     gt_path = seq_dir / "gt" / "gt.txt"
     parsed, bad, _ = _gt_lines(gt_path, seq_dir.name)
     for ref in bad:
-        yield error_item(ref, "bad_field", "not a MOTChallenge gt line")
+        yield error_item(ref, Reason.BAD_FIELD, "not a MOTChallenge gt line")
     variant = detect_variant(info["name"], [v for v, _ in parsed], gt_path)
     boxes: dict[int, list] = defaultdict(list)
     tracks_seen: set[tuple[int, int]] = set()
     for values, ref in parsed:
         frame, track = int(values[0]), int(values[1])
         if (frame, track) in tracks_seen:
-            yield error_item(ref, "duplicate_id", f"track id {track} appears twice in frame {frame} "
+            yield error_item(ref, Reason.DUPLICATE_ID, f"track id {track} appears twice in frame {frame} "
                              f"of {video_id}; the first box is kept | {values}")
             continue
         tracks_seen.add((frame, track))
@@ -218,7 +219,7 @@ def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
         ref = f"{item['ref']} track {track}"
         try:
             if w <= 0 or h <= 0:
-                raise ItemError("empty_mask", f"box of size {w}x{h}")
+                raise ItemError(Reason.EMPTY_MASK, f"box of size {w}x{h}")
             rle = box_mask(x, y, w, h, image.height, image.width)
         except (ItemError, masks.MaskError) as exc:
             result.reject(ref, exc.reason, f"{exc} | {[track, x, y, w, h, conf, category]}")

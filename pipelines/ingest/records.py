@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipelines.ingest.base import ITEM_ERRORS, IngestError, ItemResult, error_item
+from pipelines.ingest.base import IngestError, ItemResult, error_item
 from pipelines.ingest.jsonfiles import (
     GroupedSpill,
     check_depth,
@@ -22,7 +22,9 @@ from pipelines.ingest.jsonfiles import (
     load_json,
     stream_items,
 )
+from schemas.errors import SegcapError
 from schemas.options.ingest import IngestOptions
+from schemas.rejects import Reason
 
 
 def _records_of(data, path: Path) -> list:
@@ -75,12 +77,12 @@ def grouped_items(options: IngestOptions, image_key: str, *, allow_no_image: boo
         first_use: dict[str, str] = {}
         for ref, record in iter_records(options.source, options.max_json_mb):
             if not isinstance(record, dict):
-                yield error_item(ref, "bad_field", record)
+                yield error_item(ref, Reason.BAD_FIELD, record)
                 continue
             if id_key is not None and record.get(id_key) is not None:
                 record_id = str(record[id_key])
                 if record_id in first_use:
-                    yield error_item(ref, "duplicate_id", f"{id_key} {record_id!r} was already used "
+                    yield error_item(ref, Reason.DUPLICATE_ID, f"{id_key} {record_id!r} was already used "
                                      f"by {first_use[record_id]}; the first record is kept | {record}")
                     continue
                 first_use[record_id] = ref
@@ -88,12 +90,12 @@ def grouped_items(options: IngestOptions, image_key: str, *, allow_no_image: boo
             if name is None and allow_no_image:
                 name = TEXT_ONLY
             elif not isinstance(name, str) or not name:
-                yield error_item(ref, "bad_field", f"`{image_key}` missing or not a string | {record}")
+                yield error_item(ref, Reason.BAD_FIELD, f"`{image_key}` missing or not a string | {record}")
                 continue
             try:
                 spill.add(name, [ref, record])
             except RecursionError:
-                yield error_item(ref, "bad_field", "nested too deeply to be a record")
+                yield error_item(ref, Reason.BAD_FIELD, "nested too deeply to be a record")
                 continue
             order.setdefault(name, None)
         spill.finish()
@@ -127,14 +129,11 @@ def emit_grounded_records(records: list, decode_record, result: ItemResult) -> N
     for ref, record in records:
         try:
             sample, segments = decode_record(record)
-        except ITEM_ERRORS as exc:
+        except SegcapError as exc:  # any other exception is a reader bug (see base.py)
             result.reject(ref, exc.reason, f"{exc} | {record}")
             continue
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            result.reject(ref, "bad_field", f"{type(exc).__name__}: {exc} | {record}")
-            continue
         if sample["sample_id"] in samples:
-            result.reject(ref, "duplicate_id", f"repeats an earlier record of this image | {record}")
+            result.reject(ref, Reason.DUPLICATE_ID, f"repeats an earlier record of this image | {record}")
             continue
         samples.add(sample["sample_id"])
         sample["source_id"] = ref

@@ -32,6 +32,7 @@ from pipelines.ingest.jsonfiles import load_json
 from schemas import masks
 from schemas.grounding import GroundedText
 from schemas.options.ingest import IngestOptions
+from schemas.rejects import Reason
 
 PRIMARY = "segcap"
 
@@ -63,19 +64,19 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
     used_ids: set[str] = set()
     for index, ref in enumerate(require_list(data["refs"], "refs", options.source)):
         if not isinstance(ref, dict):
-            yield error_item(f"refs[{index}]", "bad_field", ref)
+            yield error_item(f"refs[{index}]", Reason.BAD_FIELD, ref)
             continue
         # `ref_id` is optional: a ref without one is keyed by its position, so ids stay unique.
         key = ref["ref_id"] if ref.get("ref_id") is not None else f"refs[{index}]"
         label = f"ref {key}"
         if str(ref.get("image_id")) not in images:
-            yield error_item(label, "unknown_image", ref)
+            yield error_item(label, Reason.UNKNOWN_IMAGE, ref)
             continue
         if not isinstance(ref.get("sentences"), list):
-            yield error_item(label, "bad_field", ref)
+            yield error_item(label, Reason.BAD_FIELD, ref)
             continue
         if str(key) in used_ids:
-            yield error_item(label, "duplicate_id", f"ref_id {key} was already used; the first "
+            yield error_item(label, Reason.DUPLICATE_ID, f"ref_id {key} was already used; the first "
                              f"ref is kept | {ref}")
             continue
         used_ids.add(str(key))
@@ -93,7 +94,7 @@ def list_items(options: IngestOptions) -> Iterator[dict]:
 
 def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
     entry = item["image"]
-    image = ctx.load_image(entry["file_name"], result, expect=(entry.get("height"), entry.get("width")),
+    image = ctx.load_image(entry.get("file_name"), result, expect=(entry.get("height"), entry.get("width")),
                            source_id=entry.get("id"))
     segments = decode_annotations(item["annotations"], item["categories"], image, ctx, result)
     for ref in item["refs"]:
@@ -101,13 +102,13 @@ def decode(item: dict, ctx: ReadContext, result: ItemResult) -> None:
         targets = _targets(ref.get("ann_id"))
         missing = [t for t in targets if t not in segments]
         if missing:
-            result.reject(label, "unknown_annotation", f"annotations {missing} unusable | {ref}")
+            result.reject(label, Reason.UNKNOWN_ANNOTATION, f"annotations {missing} unusable | {ref}")
             continue
         rows = [segments[t] for t in targets]
         for k, sentence in enumerate(ref["sentences"]):
             text = (sentence.get("sent") or sentence.get("raw")) if isinstance(sentence, dict) else None
             if not isinstance(text, str) or not text.strip():
-                result.reject(f"{label} sentence {k}", "bad_field", sentence)
+                result.reject(f"{label} sentence {k}", Reason.BAD_FIELD, sentence)
                 continue
             result.add("segcap", _sample(ctx, image, ref, k, text.strip(), rows))
 

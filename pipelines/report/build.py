@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
 from pipelines.report import plots
 from pipelines.report.cards import Card, CardBuilder
 from pipelines.report.pages import PageLinks, card_html, overview, page
 from pipelines.report.store import ReportStore
 from pipelines.report.summary import Summary
 from pipelines.report.videos import VideoCard, VideoCardBuilder, video_card_html
+from pipelines.store.dataset_dir import DatasetDir, atomic_write_text
 from schemas.contract import CONFIG_NAMES
 from schemas.options.report import ReportOptions
 

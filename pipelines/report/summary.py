@@ -26,17 +26,12 @@ class Summary:
     instruction_sources: Counter = field(default_factory=Counter)
     tasks: Counter = field(default_factory=Counter)
     segcap_granularity: Counter = field(default_factory=Counter)
-    mask_sources: Counter = field(default_factory=Counter)
     granularity: dict[str, Counter] = field(default_factory=dict)  # def -> rounded value counts
     scores_pool: dict[str, Counter] = field(default_factory=dict)  # capability -> value counts
     scores_selected: dict[str, Counter] = field(default_factory=dict)
     styles_pool: Counter = field(default_factory=Counter)
     styles_selected: Counter = field(default_factory=Counter)
-    selected: int = 0
-    duplicates: int = 0
     rejects: Counter = field(default_factory=Counter)  # (stage, reason) -> count
-    masks_per_image: dict[int, int] = field(default_factory=dict)
-    depth_per_image: dict[int, int] = field(default_factory=dict)
 
     def observe(self, config: str, row: dict) -> None:
         self.counts[config] += 1
@@ -46,9 +41,6 @@ class Summary:
 
     def _on_images(self, row: dict) -> None:
         self.sources[row["source"] or "?"] += 1
-
-    def _on_segments(self, row: dict) -> None:
-        self.mask_sources[row.get("mask_source") or "?"] += 1
 
     def _on_granularity_pairs(self, row: dict) -> None:
         value = _rounded(row["granularity"], 0.05)
@@ -64,10 +56,7 @@ class Summary:
         styles = row["styles"] or []
         self.instruction_sources[row["source"] or "?"] += 1
         self.styles_pool.update(styles)
-        if row["duplicate_of"]:
-            self.duplicates += 1
         if row["selected"]:
-            self.selected += 1
             self.styles_selected.update(styles)
         for name in CAPABILITY_FIELDS:
             value = _rounded(scores.get(name), 0.5)

@@ -18,9 +18,9 @@ import pyarrow.dataset as pads
 from PIL import Image, ImageDraw
 
 from annotators.images import ImageError, decode_image, encode_jpeg
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.report.media import _image_bytes, colour, data_url, display_size
 from pipelines.report.store import ReportStore
+from pipelines.store.dataset_dir import DatasetDir
 
 FRAMES_PER_TRACK = 4
 MAX_TRACKS = 12

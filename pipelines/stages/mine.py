@@ -17,6 +17,7 @@ from annotators.masks.rle_window import RunMask, encode_window
 from pipelines.engine.stage import Stage, StageOutput
 from schemas.masks import MaskError
 from schemas.options.masks import MineOptions
+from schemas.rejects import Reason
 
 IMAGE_COLUMNS = ["image_id", "image", "file_name", "width", "height"]
 SEGMENT_COLUMNS = ["segment_id", "image_id", "parent_id", "level", "mask", "category",
@@ -98,7 +99,7 @@ class MineStage(Stage):
             output.counters.update({f"dropped_{k}": v for k, v in result.drops.items()})
             output.counters.update({k: v for k, v in result.counts.items() if v})
             if not result.forest.nodes:
-                output.reject(self.name, ref, "no_masks",
+                output.reject(self.name, ref, Reason.NO_MASKS,
                               f"no mask of at least {self.settings.min_area} px survived")
                 continue
             if self.settings.source != "gt":
@@ -115,23 +116,23 @@ class MineStage(Stage):
         gt = None
         if self._needs_gt:
             if not segment_rows:
-                raise HierarchyError("no_gt_segments", "the image has no gt rows in `segments`")
+                raise HierarchyError(Reason.NO_GT_SEGMENTS, "the image has no gt rows in `segments`")
             gt = from_segment_rows(segment_rows, row["height"], row["width"])
             if self.settings.source == "gt":
                 return gt
         data = (row.get("image") or {}).get("bytes")
         if data is None:
-            raise ImageError("missing_image", "the images row has no embedded bytes")
+            raise ImageError(Reason.MISSING_IMAGE, "the images row has no embedded bytes")
         pixels = decode_image(data, self.settings.decode_max_pixels).pixels
         height, width = pixels.shape[:2]
         if height * width < self.settings.min_area:
-            raise ImageError("image_too_small", f"{width}x{height} is below the minimum mask area "
+            raise ImageError(Reason.IMAGE_TOO_SMALL, f"{width}x{height} is below the minimum mask area "
                              f"of {self.settings.min_area} px")
         if not np.ptp(pixels.reshape(-1, 3), axis=0).any():
-            raise ImageError("uniform_image", "every pixel has the same colour: nothing to segment")
+            raise ImageError(Reason.UNIFORM_IMAGE, "every pixel has the same colour: nothing to segment")
         over = height * width > self.settings.max_pixels
         if over and (self.settings.over_budget == "reject" or gt is not None):
-            raise ImageError("over_pixel_budget",
+            raise ImageError(Reason.OVER_PIXEL_BUDGET,
                              f"{width}x{height} exceeds the mining budget of {self.settings.max_pixels} px"
                              + (" (unsamv2 with gt detections is not mined downscaled)" if gt else ""))
         if gt is not None:

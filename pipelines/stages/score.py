@@ -32,6 +32,7 @@ from schemas.budgets import DECODE_MAX_PIXELS
 from schemas.contract import CAPABILITY_FIELDS
 from schemas.options.scoring import ScoreOptions
 from schemas.provenance import make_provenance
+from schemas.rejects import Reason
 
 
 class ScoreStage(Stage):
@@ -107,23 +108,23 @@ class ScoreStage(Stage):
     # ---- per batch -------------------------------------------------------------------------
     def _accept(self, row, output: StageOutput) -> PreparedSample | None:
         if isinstance(row, UnicodeDecodeError):
-            output.reject(self.name, "?", "non_utf8_text", str(row))
+            output.reject(self.name, "?", Reason.NON_UTF8_TEXT, str(row))
             return None
         sample_id = row.get("sample_id")
         raw = json.dumps(row.get("conversations"), ensure_ascii=False, default=str)
         if sample_id in self.duplicated:
-            output.reject(self.name, sample_id, "duplicate_id",
+            output.reject(self.name, sample_id, Reason.DUPLICATE_ID,
                           f"sample_id is not unique in the input; fix the ids | {raw}")
             return None
         try:
             sample = prepare(row.get("conversations"), self.settings.max_turn_chars)
         except SampleError as exc:
-            output.reject(self.name, sample_id, exc.reason, f"{exc} | {raw}")
+            output.reject(self.name, sample_id, exc.reason, f"{exc.message} | {raw}")
             return None
         if self.images is not None:
             problem = self.images.problem(row.get("image_id"), sample.mentions_image)
             if problem:
-                output.reject(self.name, sample_id, "missing_image", problem)
+                output.reject(self.name, sample_id, Reason.MISSING_IMAGE, problem)
                 return None
         output.counters["truncated_turns"] += len(sample.notes)
         return sample
@@ -137,7 +138,7 @@ class ScoreStage(Stage):
         kept, pixels = [], []
         for row in rows:
             if row["image_id"] in errors:
-                output.reject(self.name, row["sample_id"], "bad_image", errors[row["image_id"]])
+                output.reject(self.name, row["sample_id"], Reason.BAD_IMAGE, errors[row["image_id"]])
                 continue
             kept.append(row)
             pixels.append(found.get(row["image_id"]))

@@ -225,10 +225,6 @@ class DatasetDir:
     def step_state_dir(self, step_id: str) -> Path:
         return self.path / RUN_STATE / step_id
 
-    def forget_step(self, step_id: str) -> None:
-        """Drop a recipe step's resume state, so the next `segcap run` redoes that step."""
-        shutil.rmtree(self.step_state_dir(step_id), ignore_errors=True)
-
     def stats(self) -> dict:
         path = self.path / "stats.json"
         if not path.is_file():

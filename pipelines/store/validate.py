@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from pipelines.engine.units import StepState
 from pipelines.store.dataset_dir import (
     COMPLETION_FILES,
     RUN_STATE,
@@ -23,7 +24,6 @@ from pipelines.store.dataset_dir import (
     DatasetDir,
     DatasetFileError,
 )
-from pipelines.engine.units import StepState
 from schemas.contract import (
     CONFIG_NAMES,
     DOMAINS,

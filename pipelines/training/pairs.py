@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.exports.common import has_column
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.training.segcap import ImageStore, _TorchDataset, image_size
 from schemas import masks
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.exports.verdicts import drop_failed as drop_failed_rows
+from pipelines.store.dataset_dir import DatasetDir
 from schemas import masks
 from schemas.grounding import parse_grounded
 from schemas.rows import answer_text

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from foundation_fixtures import blob, mglmm_string, photo, save, write_json
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.exports.dataset import ExportError, export_dataset
 from pipelines.ingest import ingest
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import hf_features
 
 H, W = 48, 64

@@ -22,11 +22,11 @@ from typer.testing import CliRunner
 from annotators.images import image_row
 from annotators.synthetic import generate_scene
 from pipelines.cli import app
-from pipelines.store.dataset_dir import DatasetDir
+from pipelines.engine.runner import run_stage
 from pipelines.exports.dataset import ExportError
 from pipelines.exports.unsamv2 import export_unsamv2
 from pipelines.stages.mine import MineStage
-from pipelines.engine.runner import run_stage
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 
 H, W = 40, 60

@@ -12,8 +12,8 @@ from foundation_fixtures import blob, mglmm_string, photo, save, write_json
 from PIL import Image
 from pycocotools import mask as coco
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.ingest import IngestError, ingest
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.grounding import alignment_problems
 from schemas.masks import encode_array
 

@@ -13,10 +13,10 @@ from foundation_fixtures import blob, mglmm_string, write_json
 from PIL import Image
 from pycocotools import mask as coco
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.exports.dataset import export_dataset
-from pipelines.ingest import ingest
 from pipelines.exports.mglmm import export_mglmm
+from pipelines.ingest import ingest
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.training.segcap import SegCapTorchDataset, collate_segcap
 from schemas.contract import table_from_rows
 

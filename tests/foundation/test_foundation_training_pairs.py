@@ -13,9 +13,9 @@ from pycocotools import mask as coco
 
 from annotators.images import image_row
 from annotators.synthetic import generate_scene
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.stages.mine import MineStage
 from pipelines.engine.runner import run_stage
+from pipelines.stages.mine import MineStage
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.training.pairs import GranularityPairsTorchDataset, collate_granularity_pairs
 from schemas.contract import table_from_rows
 

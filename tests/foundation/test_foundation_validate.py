@@ -12,8 +12,8 @@ from foundation_fixtures import blob, mglmm_string, write_json
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.ingest import ingest
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.store.validate import validate_dataset
 from schemas import masks
 from schemas.contract import table_from_rows

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.ingest import ingest
+from pipelines.store.dataset_dir import DatasetDir
 
 
 def noise(seed: int, height: int = 32, width: int = 48) -> np.ndarray:

@@ -19,8 +19,8 @@ from integrity_helpers import (
 )
 from PIL import Image
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.lock import LOCK_NAME
+from pipelines.store.dataset_dir import DatasetDir
 from pipelines.store.validate import validate_dataset
 
 SLOW = {"SEGCAP_TEST_BATCH_SLEEP": "0.1"}

@@ -6,9 +6,9 @@ import orchestration_stages as stages
 import pyarrow as pa
 import pytest
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.runner import run_stage
 from pipelines.engine.units import StepState
+from pipelines.store.dataset_dir import DatasetDir
 
 
 class DescribeThenFail(stages.Describe):

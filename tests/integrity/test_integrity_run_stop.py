@@ -15,8 +15,8 @@ import pytest
 from integrity_helpers import env_with, segcap, units_done, wait_for
 from PIL import Image
 
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.lock import LOCK_NAME
+from pipelines.store.dataset_dir import DatasetDir
 
 CONFIGS = ("images", "segments", "granularity_pairs")
 RECIPE = """name: stop-test

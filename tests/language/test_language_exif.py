@@ -13,8 +13,8 @@ import numpy as np
 from PIL import Image
 
 from annotators.images import decode_image, probe_size, upright_bytes
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.ingest import ingest
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.masks import decode
 
 UPRIGHT_H, UPRIGHT_W = 48, 80  # a landscape picture, shot with the camera held sideways

@@ -14,9 +14,9 @@ from annotators.masks.evaluation import granularity_order_violations
 from annotators.masks.gt import from_coco
 from annotators.synthetic import generate_scene
 from pipelines.cli import app
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.stages.mine import MineStage
 from pipelines.engine.runner import run_stage
+from pipelines.stages.mine import MineStage
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 
 

@@ -72,9 +72,9 @@ def test_mine_stage_with_sam_writes_segments_and_pairs(tiny_sam, tmp_path):
     from PIL import Image
 
     from annotators.images import image_row
-    from pipelines.store.dataset_dir import DatasetDir
-    from pipelines.stages.mine import MineStage
     from pipelines.engine.runner import run_stage
+    from pipelines.stages.mine import MineStage
+    from pipelines.store.dataset_dir import DatasetDir
     from schemas.contract import table_from_rows
 
     dataset = DatasetDir(tmp_path / "ds")

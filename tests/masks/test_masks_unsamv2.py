@@ -217,8 +217,8 @@ def test_cli_mines_with_unsamv2_and_names_the_features(tmp_path, tiny_dinov2):
 
 def test_gt_detections_divide_through_the_stage(tmp_path):
     from annotators.masks.gt import from_coco
-    from pipelines.stages.mine import MineStage
     from pipelines.engine.runner import run_stage
+    from pipelines.stages.mine import MineStage
 
     dataset = DatasetDir(tmp_path / "gt")
     scene = generate_scene(6, size=(128, 128))

@@ -15,6 +15,7 @@ import pyarrow as pa
 from pipelines.engine.stage import Stage, StageOutput
 from schemas.contract import empty_capability_scores
 from schemas.provenance import make_provenance
+from schemas.rejects import Reason
 
 
 def item_tables(n: int, per_table: int = 50) -> list[pa.Table]:
@@ -39,7 +40,7 @@ class MakeInstructions(Stage):
         rows = []
         for n in batch.column("n").to_pylist():
             if n % 7 == 0:
-                out.reject(self.name, f"item:{n}", "multiple_of_seven", str(n))
+                out.reject(self.name, f"item:{n}", Reason.BAD_FIELD, str(n))  # every 7th: a test rule
                 continue
             rows.append({
                 "sample_id": f"s{n:05d}", "image_id": None, "source": "test",

@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import orchestration_stages as stages  # noqa: E402
 
-from pipelines.store.dataset_dir import DatasetDir  # noqa: E402
 from pipelines.engine.execute import LocalExecutor, execute_step, invalidate_changed  # noqa: E402
 from pipelines.engine.stage import Resources  # noqa: E402
+from pipelines.store.dataset_dir import DatasetDir  # noqa: E402
 
 UNIT_ROWS = 20
 ITEMS = 240

@@ -9,9 +9,9 @@ import pytest
 from prefect import flow
 
 from flows.curate import run_steps
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.engine.plan import Step
 from pipelines.engine.ray_exec import RayExecutor, RaySettings
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.recipe import PrefectSection
 
 

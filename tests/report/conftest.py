@@ -19,7 +19,7 @@ from schemas.grounding import GroundedText
 from schemas.ids import stable_id
 from schemas.masks import describe, encode_array
 from schemas.provenance import make_provenance
-from schemas.rejects import reject_row
+from schemas.rejects import Reason, reject_row
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -122,8 +122,11 @@ def build_dataset(root: Path, *, full: bool = True, photos=PHOTOS) -> Path:
         "conversations": [{"from": "human", "value": "What is 2 + 2?"}, {"from": "gpt", "value": "4"}],
         "source": "mathqa", "capability_scores": empty_capability_scores(), "styles": ["word/short-phrase"],
         "selected": False, "selection_method": "mmssr", "budget": 0.5, "duplicate_of": None})
-    rows["rejects"] += [reject_row("ingest", "broken.png", "truncated_image", b"\x89PNG"),
-                        reject_row("score", "text-only-1", "unparseable_score", "score: ???")]
+    rows["rejects"] += [reject_row("ingest", "broken.png", Reason.TRUNCATED_IMAGE, b"\x89PNG"),
+                        # a reason no longer in the enum, as an older dataset may hold: the
+                        # report shows whatever is stored (reject_row would refuse it)
+                        {"stage": "score", "input_ref": "text-only-1", "reason": "unparseable_score",
+                         "raw": "score: ???"}]
     configs = rows if full else {"images": rows["images"], "segments": rows["segments"]}
     for config, config_rows in configs.items():
         _write(dataset, config, config_rows)

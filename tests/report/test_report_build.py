@@ -8,8 +8,8 @@ import re
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.report import build_report, write_report
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 from schemas.options.report import ReportOptions
 

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from annotators.images import image_row
-from pipelines.store.dataset_dir import DatasetDir
 from pipelines.report import build_report
 from pipelines.report.plots import bars_figure
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 from schemas.ids import stable_id
 from schemas.masks import describe, encode_array

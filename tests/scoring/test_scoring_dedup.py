@@ -13,8 +13,8 @@ from annotators.selection.dedup import (
     semantic_duplicates,
     spherical_kmeans,
 )
-from pipelines.stages.dedup import DedupStage
 from pipelines.engine.runner import run_stage
+from pipelines.stages.dedup import DedupStage
 
 
 def hamming(a, b):

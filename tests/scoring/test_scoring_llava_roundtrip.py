@@ -14,10 +14,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.store.dataset_dir import DatasetDir
-from pipelines.ingest import ingest
 from pipelines.engine.runner import run_stage
+from pipelines.ingest import ingest
 from pipelines.stages.select import SelectStage
+from pipelines.store.dataset_dir import DatasetDir
 
 runner = CliRunner()
 

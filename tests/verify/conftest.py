@@ -32,8 +32,8 @@ def plant_pink(dataset: DatasetDir) -> str:
 
 def described_dataset(root, seeds=(0, 1, 2)) -> DatasetDir:
     """images + segments of synthetic scenes, then the template describe stage."""
-    from pipelines.stages.describe import DescribeStage
     from pipelines.engine.runner import run_stage
+    from pipelines.stages.describe import DescribeStage
 
     dataset = DatasetDir(root)
     images, segments = [], []
