@@ -278,7 +278,7 @@ class IngestStage(Stage):
         bugs = counters.get(READER_BUGS, 0)
         if not bugs:
             return None
-        return (f"{self.name}: the {self.ingest_options.format} reader failed on "
+        return (f"{self.name}: the {self.settings.format} reader failed on "
                 f"{bugs} item(s) with an unexpected error: a bug in the reader, not bad input "
                 f"(the `rejects` rows with reason {Reason.READER_BUG} hold each error)")
 
