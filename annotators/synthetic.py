@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from schemas.masks import encode_array
+from schemas.rows import segment_row
 
 PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (200, 40, 40), "green": (40, 160, 60), "blue": (40, 70, 200),
@@ -59,32 +60,19 @@ class SyntheticScene:
             stack.extend(reversed(node.children))
         return out
 
-    def coco_annotations(self) -> list[dict]:
-        """COCO-style annotations with parent ids (what a part dataset's reader produces)."""
+    def segment_rows(self, image_id: str) -> list[dict]:
+        """The scene as ground-truth `segments` rows of image `image_id` (parent links kept).
+
+        Ids are readable (`<image_id>-<node_id>`) rather than a `schemas.ids` hash: the scene is
+        test and demo data, and tests name the segments they expect by node id."""
         return [
-            {
-                "id": node.node_id,
-                "parent_id": node.parent.node_id if node.parent else None,
-                "segmentation": encode_array(node.mask),
-                "category": node.name,
-            }
+            segment_row(
+                segment_id=f"{image_id}-{node.node_id}", image_id=image_id,
+                parent_id=f"{image_id}-{node.parent.node_id}" if node.parent else None,
+                level=node.level, mask=encode_array(node.mask), category=node.name,
+            )
             for node in self.nodes()
         ]
-
-    def segment_rows(self, image_id: str) -> list[dict]:
-        """The scene as ground-truth `segments` rows of image `image_id` (parent links kept)."""
-        from schemas.masks import area, bbox
-
-        rows = []
-        for node in self.nodes():
-            rle = encode_array(node.mask)
-            rows.append({
-                "segment_id": f"{image_id}-{node.node_id}", "image_id": image_id,
-                "parent_id": f"{image_id}-{node.parent.node_id}" if node.parent else None,
-                "level": node.level, "mask": rle, "bbox": bbox(rle), "area": area(rle),
-                "category": node.name, "mask_source": "gt", "score": None, "track_id": None,
-            })
-        return rows
 
 
 # ---- shapes: boolean masks on the image grid -------------------------------------------------

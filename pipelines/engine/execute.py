@@ -35,7 +35,6 @@ from pipelines.engine.units import (
     DEFAULT_UNIT_ROWS,
     StepState,
     WorkUnit,
-    new_commit_token,
     output_dirs,
     plan_units,
     run_unit,
@@ -113,7 +112,7 @@ def _execute_locked(stage, dataset, executor, step_id, key, inputs, unit_rows, p
         bad = {u: p for u in state.unit_ids() if (p := state.unit_problems(u))}
         if not bad:
             if step_id not in _recorded_stages(dataset):  # stats.json lost or rebuilt
-                dataset.record_stage(step_id, {k: v for k, v in finished.items() if k != "token"})
+                dataset.record_stage(step_id, finished)
             return _stats_from(step_id, finished, skipped=True)
         _report_repairs(step_id, bad)
         state.reopen()
@@ -145,7 +144,7 @@ def _execute_locked(stage, dataset, executor, step_id, key, inputs, unit_rows, p
     if stage.replaces_input and stage.input_config:
         state.swap_in(stage.input_config)
     dataset.record_stage(step_id, stats.as_json())
-    state.mark_finished({**stats.as_json(), "token": new_commit_token()})
+    state.mark_finished(stats.as_json())
     return stats
 
 

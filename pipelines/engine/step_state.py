@@ -209,11 +209,6 @@ class StepState:
     def mark_finished(self, stats: dict) -> None:
         atomic_write_text(self.root / "done.json", json.dumps(stats, sort_keys=True))
 
-    def commit_token(self) -> str | None:
-        """Changes every time the step commits anew; caches key on it so a wiped output reruns."""
-        done = self.finished()
-        return None if done is None else done.get("token")
-
     # ---- replacing steps: new version staged, old version kept for invalidation ----------
     def staging_dir(self, config: str) -> Path:
         return self.root / "staging" / config

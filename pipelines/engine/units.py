@@ -14,7 +14,6 @@ State lives in `DIR/.segcap-run/<step>/` (`pipelines.engine.step_state.StepState
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -78,10 +77,6 @@ def read_unit(unit: WorkUnit, batch_size: int) -> Iterator[pa.Table]:
             pending, pending_rows = rest.to_batches(), rest.num_rows
     if pending_rows:
         yield pa.Table.from_batches(pending)
-
-
-def new_commit_token() -> str:
-    return uuid.uuid4().hex
 
 
 @dataclass

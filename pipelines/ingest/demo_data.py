@@ -36,17 +36,19 @@ def _photo(name: str) -> np.ndarray:
     return np.asarray(image)
 
 
-def write_scenes(root: Path, count: int, seed: int) -> list[str]:
-    """Synthetic scenes + a COCO file with object -> part -> subpart annotations."""
+def write_scenes(root: Path, count: int, seed: int,
+                 size: tuple[int, int] = SCENE_SIZE) -> list[str]:
+    """Synthetic scenes `seed`, `seed + 1`, ... + a COCO file with object -> part -> subpart
+    annotations (the gt tests ingest them at their own `size`)."""
     (root / "images").mkdir(parents=True, exist_ok=True)
     categories: dict[str, int] = {}
     images, annotations = [], []
     for index in range(count):
-        scene = generate_scene(seed + index, SCENE_SIZE)
+        scene = generate_scene(seed + index, size)
         file_name = f"scene_{index:03d}.png"
         (root / "images" / file_name).write_bytes(encode_png(scene.pixels))
         images.append({"id": index + 1, "file_name": file_name,
-                       "height": SCENE_SIZE[0], "width": SCENE_SIZE[1]})
+                       "height": size[0], "width": size[1]})
         ids = {}
         for node in scene.nodes():
             ids[id(node)] = len(annotations) + 1

@@ -1,4 +1,8 @@
-"""Ground-truth hierarchies reproduce known trees; the evaluation metrics on them."""
+"""Ground-truth hierarchies reproduce known trees; the evaluation metrics on them.
+
+Every forest here is built the way the mine stage builds it: a reader ingests the annotations
+into a dataset directory, then `from_segment_rows` turns the stored `segments` rows into a forest.
+"""
 
 import base64
 import json
@@ -6,16 +10,13 @@ import json
 import numpy as np
 import pytest
 
+from annotators.images import encode_png
 from annotators.masks.evaluation import average_recall, hierarchical_recall, nesting_violations
-from annotators.masks.gt import (
-    HierarchyError,
-    from_coco,
-    from_mgsc,
-    from_mot_boxes,
-    from_part_label_maps,
-    from_segment_rows,
-)
+from annotators.masks.gt import HierarchyError, from_segment_rows
 from annotators.synthetic import generate_scene
+from pipelines.ingest import ingest
+from pipelines.ingest.demo_data import write_scenes
+from pipelines.store.dataset_dir import DatasetDir
 from schemas.masks import decode, encode_array
 
 
@@ -30,10 +31,39 @@ def _tree_signature(forest):
     return [(path(i), n.level) for i, n in enumerate(forest.nodes)]
 
 
+def _ingested(format, source, images, out) -> DatasetDir:
+    ingest(format, source, images, out, progress=False)
+    return DatasetDir(out)
+
+
+def _forests(dataset: DatasetDir) -> list:
+    """The gt forest of every ingested image, as the mine stage builds it from `segments`."""
+    segments = dataset.read("segments").to_pylist()
+    forests = []
+    for image in dataset.read("images").to_pylist():
+        rows = [r for r in segments if r["image_id"] == image["image_id"]]
+        forests.append(from_segment_rows(rows, image["height"], image["width"]))
+    return forests
+
+
+def _coco_file(root, annotations, categories, size) -> DatasetDir:
+    """One noise image + a COCO instances file with `annotations` on it, ingested."""
+    (root / "images").mkdir(parents=True)
+    pixels = np.random.default_rng(0).integers(0, 255, (*size, 3), dtype=np.uint8)
+    (root / "images" / "a.png").write_bytes(encode_png(pixels))
+    coco = {"images": [{"id": 1, "file_name": "a.png", "height": size[0], "width": size[1]}],
+            "annotations": [{"image_id": 1, "iscrowd": 0, **a} for a in annotations],
+            "categories": categories}
+    (root / "instances.json").write_text(json.dumps(coco))
+    return _ingested("coco", root / "instances.json", root / "images", root / "ds")
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_coco_parent_ids_reproduce_the_synthetic_tree_exactly(seed):
+def test_coco_parent_ids_reproduce_the_synthetic_tree_exactly(seed, tmp_path):
     scene = generate_scene(seed, size=(128, 128))
-    forest = from_coco(scene.coco_annotations(), 128, 128)
+    write_scenes(tmp_path / "scenes", 1, seed, size=(128, 128))
+    [forest] = _forests(_ingested("coco", tmp_path / "scenes" / "instances.json",
+                                  tmp_path / "scenes" / "images", tmp_path / "ds"))
     nodes = scene.nodes()
     assert len(forest.nodes) == len(nodes)
     # match each forest node to the scene node with the identical mask, then compare structure
@@ -58,9 +88,12 @@ def test_coco_parent_ids_reproduce_the_synthetic_tree_exactly(seed):
     assert ar["AR@100"] == 1.0
 
 
-def test_segment_rows_keep_ids_and_accept_any_row_order():
-    scene = generate_scene(4, size=(96, 96))
-    rows = from_coco(scene.coco_annotations(), 96, 96).segment_rows("img")
+def test_segment_rows_keep_ids_and_accept_any_row_order(tmp_path):
+    write_scenes(tmp_path / "scenes", 1, 4, size=(96, 96))
+    dataset = _ingested("coco", tmp_path / "scenes" / "instances.json",
+                        tmp_path / "scenes" / "images", tmp_path / "ds")
+    rows = dataset.read("segments").to_pylist()
+    assert {r["parent_id"] for r in rows} - {None} <= {r["segment_id"] for r in rows}
     forest = from_segment_rows(list(reversed(rows)), 96, 96)
     assert sorted(n.segment_id for n in forest.nodes) == sorted(r["segment_id"] for r in rows)
     for node in forest.nodes:
@@ -69,26 +102,48 @@ def test_segment_rows_keep_ids_and_accept_any_row_order():
     assert _tree_signature(forest) == sorted(_tree_signature(forest), key=lambda s: s[1])
 
 
-def test_broken_structure_is_refused_with_a_reason():
+def test_broken_structure_is_refused_with_a_reason(tmp_path):
+    """Ingest drops the broken annotations one by one, for the reason the rule gives; rows
+    that still arrive broken (written by hand) make `from_segment_rows` refuse the image."""
     rle = encode_array(np.ones((4, 4)))
+    dataset = _coco_file(tmp_path, [
+        {"id": 1, "category_id": 1, "parent_id": 9, "segmentation": rle},
+        {"id": 2, "category_id": 1, "parent_id": 3, "segmentation": rle},
+        {"id": 3, "category_id": 1, "parent_id": 2, "segmentation": rle},
+        {"id": 4, "category_id": 1, "segmentation": rle},
+    ], [{"id": 1, "name": "thing"}], (4, 4))
+    reasons = {r["input_ref"]: r["reason"] for r in dataset.read("rejects").to_pylist()}
+    assert reasons == {"annotation 1": "unknown_parent", "annotation 2": "parent_cycle",
+                       "annotation 3": "parent_cycle"}
+    [forest] = _forests(dataset)
+    assert _tree_signature(forest) == [("thing", 0)]
+
     with pytest.raises(HierarchyError) as missing:
-        from_coco([{"id": 1, "parent_id": 9, "segmentation": rle}], 4, 4)
+        from_segment_rows([{"segment_id": "1", "parent_id": "9", "mask": rle}], 4, 4)
     assert missing.value.reason == "missing_parent"
     with pytest.raises(HierarchyError) as cycle:
-        from_coco([{"id": 1, "parent_id": 2, "segmentation": rle},
-                   {"id": 2, "parent_id": 1, "segmentation": rle}], 4, 4)
+        from_segment_rows([{"segment_id": "1", "parent_id": "2", "mask": rle},
+                           {"segment_id": "2", "parent_id": "1", "mask": rle}], 4, 4)
     assert cycle.value.reason == "parent_cycle"
 
 
-def test_part_label_maps():
+def test_part_categories_hang_under_their_object(tmp_path):
+    """PASCAL-Part style: an instance label map and a part label map, written as COCO whose
+    part categories name their object category; each part hangs under its object."""
     instances = np.zeros((20, 20), dtype=np.int32)
     instances[2:10, 2:10] = 1
     instances[12:18, 12:18] = 2
     parts = np.zeros_like(instances)
     parts[2:5, 2:10] = 7
     parts[12:14, 12:18] = 8
-    forest = from_part_label_maps(instances, parts, part_names={7: "head", 8: "roof"},
-                                  instance_names={1: "robot", 2: "house"})
+    categories = [{"id": 1, "name": "robot"}, {"id": 2, "name": "house"},
+                  {"id": 7, "name": "head", "parent": "robot"},
+                  {"id": 8, "name": "roof", "parent": "house"}]
+    annotations = [{"id": i, "category_id": i, "segmentation": encode_array(instances == i)}
+                   for i in (1, 2)]
+    annotations += [{"id": p, "category_id": p, "segmentation": encode_array((parts == p) & (instances > 0))}
+                    for p in (7, 8)]
+    [forest] = _forests(_coco_file(tmp_path, annotations, categories, (20, 20)))
     assert _tree_signature(forest) == [("robot", 0), ("house", 0), ("robot/head", 1), ("house/roof", 1)]
     assert [n.area for n in forest.nodes] == [64, 36, 24, 12]
 
@@ -99,23 +154,39 @@ def _mgsc_mask(mask):
                        "counts": base64.b64encode(rle["counts"].encode()).decode()})
 
 
-def test_mgsc_root_and_subtree_records():
+def test_mgsc_root_and_subtree_records(tmp_path):
+    """A subtree's parts hang under the root segment with the subtree's label; a subtree whose
+    label no root has keeps its parts as instances of their own."""
     person = np.zeros((30, 30), dtype=bool)
     person[5:25, 5:15] = True
     head = np.zeros_like(person)
     head[5:10, 5:15] = True
-    records = [
-        {"label": "root", "gcg_labels": ["a"], "a": {"mask": _mgsc_mask(person), "label": "person"}},
-        {"label": "subtree: person", "gcg_labels": ["h"], "h": {"mask": _mgsc_mask(head), "label": "head"}},
-        {"label": "subtree: dog", "gcg_labels": ["t"], "t": {"mask": _mgsc_mask(~person), "label": "tail"}},
-    ]
-    forest = from_mgsc(records, 30, 30)
-    assert _tree_signature(forest) == [("person", 0), ("dog", 0), ("person/head", 1), ("dog/tail", 1)]
+    (tmp_path / "images").mkdir()
+    pixels = np.random.default_rng(0).integers(0, 255, (30, 30, 3), dtype=np.uint8)
+    (tmp_path / "images" / "a.png").write_bytes(encode_png(pixels))
+
+    def record(label, key, mask, name):
+        return {"file_name": "a.png", "label": label, "gcg_caption": f"A <{key}>{name}</{key}>.",
+                "gcg_labels": [key], key: {"mask": _mgsc_mask(mask), "label": name}}
+
+    records = [record("root", "a", person, "person"), record("subtree: person", "h", head, "head"),
+               record("subtree: dog", "t", ~person, "tail")]
+    (tmp_path / "mgsc.json").write_text(json.dumps(records))
+    [forest] = _forests(_ingested("mgsc", tmp_path / "mgsc.json", tmp_path / "images",
+                                  tmp_path / "ds"))
+    assert _tree_signature(forest) == [("person", 0), ("tail", 0), ("person/head", 1)]
 
 
-def test_mot_boxes_are_instances_without_parts():
-    forest = from_mot_boxes([{"track_id": 3, "bbox": [2, 2, 5, 4]},
-                             {"track_id": 4, "bbox": [-5, 10, 20, 40]}], 30, 30)
+def test_mot_boxes_are_instances_without_parts(tmp_path):
+    sequence = tmp_path / "seq"
+    (sequence / "img1").mkdir(parents=True)
+    (sequence / "gt").mkdir()
+    (sequence / "seqinfo.ini").write_text("[Sequence]\nname=seq\nimDir=img1\nseqLength=1\n"
+                                          "imWidth=30\nimHeight=30\nimExt=.png\n")
+    pixels = np.random.default_rng(0).integers(0, 255, (30, 30, 3), dtype=np.uint8)
+    (sequence / "img1" / "000001.png").write_bytes(encode_png(pixels))
+    (sequence / "gt" / "gt.txt").write_text("1,3,2,2,5,4,1,1,1\n1,4,-5,10,20,40,1,1,1\n")
+    [forest] = _forests(_ingested("mot", sequence, None, tmp_path / "ds"))
     assert [n.level for n in forest.nodes] == [0, 0]
     assert [n.track_id for n in forest.nodes] == [3, 4]
     assert forest.nodes[0].area == 20 and forest.nodes[1].bbox == [0.0, 10.0, 15.0, 20.0]

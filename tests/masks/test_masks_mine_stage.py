@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from annotators.images import image_row
 from annotators.masks.evaluation import granularity_order_violations
-from annotators.masks.gt import from_coco
 from annotators.synthetic import generate_scene
 from pipelines.cli import app
 from pipelines.engine.runner import run_stage
@@ -101,7 +100,7 @@ def test_gt_source_uses_ingested_segments(tmp_path):
     scene = generate_scene(3, size=(96, 128))
     row = image_row(_encoded(Image.fromarray(scene.pixels)), "scene.png", "synthetic")
     _write(dataset, "images", [row])
-    rows = from_coco(scene.coco_annotations(), 96, 128).segment_rows(row["image_id"])
+    rows = scene.segment_rows(row["image_id"])
     _write(dataset, "segments", rows)
     stats = run_stage(MineStage(source="gt", granularity="graco", points=4, min_area=1, iou_merge=1.0),
                       dataset, progress=False)

@@ -216,7 +216,6 @@ def test_cli_mines_with_unsamv2_and_names_the_features(tmp_path, tiny_dinov2):
 
 
 def test_gt_detections_divide_through_the_stage(tmp_path):
-    from annotators.masks.gt import from_coco
     from pipelines.engine.runner import run_stage
     from pipelines.stages.mine import MineStage
 
@@ -226,7 +225,7 @@ def test_gt_detections_divide_through_the_stage(tmp_path):
     Image.fromarray(scene.pixels).save(buffer, format="PNG")
     row = image_row(buffer.getvalue(), "scene.png", "synthetic")
     for config, rows in (("images", [row]),
-                         ("segments", from_coco(scene.coco_annotations(), 128, 128).segment_rows(row["image_id"]))):
+                         ("segments", scene.segment_rows(row["image_id"]))):
         writer = dataset.shard_writer(config, "test")
         writer.write(table_from_rows(config, rows))
         writer.close()

@@ -46,6 +46,17 @@ def units_done(step: str, at_least: int):
     return reached
 
 
+def commits(dataset: DatasetDir, step: str) -> dict[str, tuple]:
+    """What the step committed: each unit marker and done.json, by content and file identity.
+    A commit writes them atomically (a new file renamed over the old, so a new inode and
+    mtime), so an equal snapshot means the step committed nothing anew; a re-commit of changed
+    rows also changes the markers' shard sha256."""
+    state = StepState(dataset, step)
+    files = [state.root / "done.json", *(state.unit_marker(u) for u in state.unit_ids())]
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_text(encoding="utf-8"))
+            for p in files}
+
+
 def rows(path: Path) -> dict[str, list[dict]]:
     dataset = DatasetDir(path)
     return {config: dataset.read(config).to_pylist() for config in CONFIGS}
@@ -83,9 +94,9 @@ def test_orchestration_config_change_redoes_that_step_and_later_only(tmp_path):
     path = tmp_path / "ds"
     run_driver(path, "local", word="x")
     dataset = DatasetDir(path)
-    tokens = {s: StepState(dataset, s).commit_token() for s in ("make", "describe_test", "select_test")}
+    tokens = {s: commits(dataset, s) for s in ("make", "describe_test", "select_test")}
     run_driver(path, "local", word="y")
-    after = {s: StepState(dataset, s).commit_token() for s in tokens}
+    after = {s: commits(dataset, s) for s in tokens}
     assert after["make"] == tokens["make"]
     assert after["describe_test"] != tokens["describe_test"]
     assert after["select_test"] != tokens["select_test"]
@@ -102,10 +113,10 @@ def test_orchestration_unchanged_rerun_skips_every_step(tmp_path):
     path = tmp_path / "ds"
     run_driver(path, "local")
     before = rows(path)
-    tokens = [StepState(DatasetDir(path), s).commit_token() for s in ("make", "describe_test")]
+    tokens = [commits(DatasetDir(path), s) for s in ("make", "describe_test")]
     run_driver(path, "local")
     assert rows(path) == before
-    assert [StepState(DatasetDir(path), s).commit_token() for s in ("make", "describe_test")] == tokens
+    assert [commits(DatasetDir(path), s) for s in ("make", "describe_test")] == tokens
 
 
 def test_orchestration_single_stage_command_and_recipe_step_share_one_engine(tmp_path):
