@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
             print_run_table,
             quiet_prefect_defaults,
         )
-        from pipelines.commands.common import console, fail
+        from flows.commands.common import console, fail
         from pipelines.engine.stopping import set_resume_hint
 
         if out.exists() and not out.is_dir():

@@ -78,6 +78,7 @@ class Stage:
     # The stage's pydantic options model: options are validated (unknown keys refused) and
     # defaults filled in once here, so the fingerprint covers the effective settings.
     options_model: ClassVar[type[BaseModel] | None] = None
+    default_batch_size: ClassVar[int] = 64  # rows per batch when none is given (the CLI default)
 
     def __init__(self, batch_size: int = 64, resources: Resources | None = None, **options: Any):
         self.batch_size = batch_size

@@ -37,6 +37,7 @@ class DescribeStage(Stage):
     outputs = ("descriptions", "segcap")
     primary_output = "descriptions"
     uses_model = True
+    default_batch_size = 16
 
     def __init__(self, batch_size: int = 16, resources=None, **options):
         super().__init__(batch_size, resources, **options)

@@ -31,6 +31,7 @@ class MineStage(Stage):
     input_config = "images"
     outputs = ("segments", "granularity_pairs")
     primary_output = "granularity_pairs"
+    default_batch_size = 8
 
     def __init__(self, batch_size: int = 8, resources: Resources | None = None, **options):
         super().__init__(batch_size, resources, **options)

@@ -34,6 +34,7 @@ class SelectStage(Stage):
     outputs = ("instructions",)
     primary_output = "instructions"
     replaces_input = True
+    default_batch_size = 4096
 
     def __init__(self, batch_size: int = 4096, resources=None, **options):
         super().__init__(batch_size, resources, **options)

@@ -22,6 +22,7 @@ from schemas.options.verify import VerifyOptions
 class _VerifyBase(Stage):
     options_model = VerifyOptions
     replaces_input = True
+    default_batch_size = 32
 
     def __init__(self, batch_size: int = 32, resources=None, **options):
         super().__init__(batch_size, resources, **options)

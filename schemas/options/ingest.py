@@ -17,7 +17,8 @@ DEFAULT_MAX_PIXELS = 64_000_000
 class IngestOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    format: IngestFormat
+    format: IngestFormat = Field(description="the source format",
+                                 json_schema_extra={"flag": ["--format", "-f"]})
     source: Path = Field(description="annotation file or folder (the image folder for `images`)")
     images: Path | None = Field(
         default=None,
@@ -25,7 +26,8 @@ class IngestOptions(BaseModel):
     )
     source_name: str | None = Field(default=None, description="`source` column; default: source stem")
     max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0, description="decompression-bomb limit")
-    embed_images: bool = Field(default=True, description="store image bytes (else only the path)")
+    embed_images: bool = Field(default=True, description="store image bytes (--no-embed: only "
+                               "the path)", json_schema_extra={"flag": "--no-embed"})
     decode_images: bool = Field(
         default=True, description="fully decode each image (catches truncated files), not only probe it"
     )

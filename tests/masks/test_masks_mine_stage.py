@@ -13,7 +13,7 @@ from annotators.images import image_row
 from annotators.masks.evaluation import granularity_order_violations
 from annotators.masks.gt import from_coco
 from annotators.synthetic import generate_scene
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.stages.mine import MineStage
 from pipelines.engine.runner import run_stage
