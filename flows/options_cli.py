@@ -52,6 +52,7 @@ class Flag:
     switch: bool = False  # a `--x/--no-x` pair
     inverted: bool = False  # a lone `--no-x` switch: given -> the field is False
     parse: str | None = None
+    declared: bool = False  # the name is declared on the field (and may be shared)
     shown_default: str | None = None  # help's default where the flag's own is None
 
     @property
@@ -137,7 +138,8 @@ def _flag_of(model: type[BaseModel], path: tuple[str, ...], field: FieldInfo) ->
     kind, optional = _unwrap_optional(field.annotation)
     default = field.get_default(call_default_factory=True) if not field.is_required() else PydanticUndefined
     flag = Flag(names=names, paths=[path], param="_".join(path), kind=kind, default=default,
-                help=field.description or "", parse=extra.get("parse"))
+                help=field.description or "", parse=extra.get("parse"),
+                declared=_declared_flag(field) is not None)
     if flag.parse is not None:
         if flag.parse not in PARSERS:
             raise TypeError(f"{model.__name__}.{'.'.join(path)}: parse must be one of {PARSERS}")
@@ -210,12 +212,17 @@ def model_command(app: typer.Typer, name: str, model: type[BaseModel],
 
     The function takes its own parameters (typer-annotated, as usual) plus `options`, the
     validated model, and one keyword per flag of `extra_flags` (e.g. `batch_size`)."""
-    flags = [*extra_flags, *(f for f in model_flags(model)
-                             if f.name not in {e.name for e in extra_flags})]
     shared = {f.name: f for f in extra_flags}
-    for flag in model_flags(model):  # a field declaring an extra flag's name takes its value
-        if flag.name in shared:
+    flags = list(extra_flags)
+    for flag in model_flags(model):
+        if flag.name not in shared:
+            flags.append(flag)
+        elif flag.declared:  # a field declaring the command's flag takes its value
             shared[flag.name].paths.extend(flag.paths)
+            shared[flag.name].help += f"; also {flag.help}" if flag.help else ""
+        else:
+            raise TypeError(f"segcap {name}: {model.__name__} field {'.'.join(flag.paths[0])} "
+                            f"would be {flag.name}, the command's own; declare the flag to share it")
 
     def decorate(function: Callable) -> Callable:
         own = [p for p in inspect.signature(function, eval_str=True).parameters.values()
