@@ -130,10 +130,10 @@ def _print_error(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipelines.store.dataset_dir import DatasetFileError
     from pipelines.engine.lock import DatasetLocked
     from pipelines.engine.stage import StepResultError
     from pipelines.engine.stopping import StopRequested, exit_now, stop_message, stop_on_signals
+    from pipelines.store.dataset_dir import DatasetFileError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

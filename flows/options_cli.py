@@ -26,9 +26,10 @@ import inspect
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -79,8 +80,8 @@ class Flag:
             return not given
         if given is None or self.parse is None:
             return given
-        if self.parse == "comma_list":
-            return [item.strip() for item in given.split(",") if item.strip()]
+        if self.parse == "comma_list":  # an empty list is no choice at all: the default
+            return [item.strip() for item in given.split(",") if item.strip()] or None
         try:  # json_file
             return json.loads(Path(given).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -194,7 +195,7 @@ def options_from_flags(model: type[BaseModel], flags: list[Flag], given: dict[st
         if flag is None:  # a rule across fields (e.g. the clip verifier needs a model)
             fail(error["msg"].removeprefix("Value error, "))
         shown = given.get(flag.param, error.get("input"))
-        fail(f"{flag.name} {shown!r}: {error['msg']}")
+        fail(f"{flag.name} {str(shown) if isinstance(shown, Path) else repr(shown)}: {error['msg']}")
 
 
 def _flag_at(flags: list[Flag], loc: tuple) -> Flag | None:

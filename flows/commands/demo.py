@@ -18,8 +18,8 @@ DEMO_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
 def run_demo(out: Path, progress: bool = True) -> tuple[list[dict], Path]:
     """Build the sample set, run the demo recipe through the curate flow; returns (results, report)."""
     from flows.curate import curate
-    from pipelines.ingest.demo_data import build_demo_inputs
     from pipelines.engine.lock import writer_lock
+    from pipelines.ingest.demo_data import build_demo_inputs
 
     out.mkdir(parents=True, exist_ok=True)
     # One demo per folder at a time: the lock is taken before the inputs are written.
@@ -40,12 +40,12 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="demo folder: inputs, dataset, report")] = Path("demo-out"),
     ) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
+        from flows.commands.common import console, fail
         from flows.commands.run import (
             keep_prefect_results_in,
             print_run_table,
             quiet_prefect_defaults,
         )
-        from flows.commands.common import console, fail
         from pipelines.engine.stopping import set_resume_hint
 
         if out.exists() and not out.is_dir():
