@@ -36,6 +36,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from flows.commands.common import fail
+
 PARSERS = ("comma_list", "json_file")
 BATCH_SIZE = "--batch-size"
 
@@ -86,12 +88,6 @@ class Flag:
             return json.loads(Path(given).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             fail(f"{self.name} {given}: not a readable JSON object ({exc})")
-
-
-def fail(message: str, code: int = 2) -> None:
-    from flows.commands.common import fail as print_and_exit
-
-    print_and_exit(message, code)
 
 
 def model_flags(model: type[BaseModel]) -> list[Flag]:
@@ -234,11 +230,10 @@ def model_command(app: typer.Typer, name: str, model: type[BaseModel],
             raise TypeError(f"segcap {name}: {clash} are both the command's and its model's")
 
         def command(**given: Any) -> Any:
-            mine = {p.name: given.pop(p.name) for p in own}
-            model_flags_only = [f for f in flags if f.paths]
-            options = options_from_flags(model, model_flags_only, given)
+            own_values = {p.name: given.pop(p.name) for p in own}
+            options = options_from_flags(model, [f for f in flags if f.paths], given)
             extras = {e.param: given[e.param] for e in extra_flags}
-            return function(**mine, **extras, options=options)
+            return function(**own_values, **extras, options=options)
 
         command.__name__ = function.__name__
         command.__doc__ = function.__doc__
