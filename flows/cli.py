@@ -1,7 +1,8 @@
-"""The `segcap` entry point: the data-plane commands of `pipelines.cli` plus the flow commands.
+"""The `segcap` command line: the one typer app, built here from the command modules.
 
-It lives in `flows/` because run, serve, demo and publish launch Prefect flows, and imports go
-one way only (`pipelines` never imports `flows`).
+The whole CLI lives in `flows/`, the top layer: some commands launch Prefect flows, and imports
+go one way only (`pipelines` never imports `flows`). Each command's flags are generated from its
+options model (`flows/options_cli.py`); its module keeps its arguments, pre-checks and summary.
 
 `main()` is the one place where errors become messages: click's usage errors, the project's
 own error types and anything unexpected each print ONE line naming the command and what to do,
@@ -13,15 +14,78 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib import metadata
+from typing import Annotated
+
+import typer
 
 # Typer vendors its own copy of click (typer._click); its exception classes are the ones raised.
 from typer import Abort
 from typer._click import exceptions as click
 
-import flows.commands
-from pipelines.cli import app, register_commands_from
+from flows.commands import (
+    dedup,
+    demo,
+    describe,
+    export,
+    ingest,
+    mine,
+    publish,
+    report,
+    run,
+    score,
+    select,
+    validate,
+    verify,
+)
 
-register_commands_from(flows.commands)
+# In the order of a curation: the data, its annotation, its checks, its delivery, whole runs.
+COMMANDS = (ingest, mine, describe, score, select, dedup, verify, validate, report, export,
+            publish, run, demo)
+
+app = typer.Typer(
+    name="segcap",
+    help=(
+        "SegCap Curator: mine mask hierarchies, write grounded captions, score and select "
+        "instruction data, and export SegCap Parquet datasets."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain click help: it wraps long option help at the terminal width instead of cutting it
+    # with an ellipsis (rich's tables did, at 80 columns), and never writes ANSI codes to a pipe.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
+)
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("segcap-curator")
+    except metadata.PackageNotFoundError:  # a source checkout that was never pip-installed
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"segcap {package_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="print the version and exit")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="show Ray and Prefect logs on the terminal (default: a log file)")] = False,
+) -> None:
+    # No docstring: the group's help is the Typer(help=...) above.
+    if verbose:
+        os.environ["SEGCAP_VERBOSE"] = "1"
+
+
+for _command in COMMANDS:
+    _command.register(app)
 
 USAGE_EXIT, FAILURE_EXIT, INTERRUPTED_EXIT = 2, 1, 130
 

@@ -1,1 +1,5 @@
-"""Commands that launch Prefect flows (run, serve, demo, publish); each defines `register(app)`."""
+"""One module per `segcap` command (run.py holds run and serve); each defines `register(app)`.
+
+`flows.cli` lists them and builds the one app. Keep heavy imports (torch, ray, transformers,
+Prefect) inside the command functions so that `segcap --help` stays fast.
+"""

@@ -40,12 +40,12 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="demo folder: inputs, dataset, report")] = Path("demo-out"),
     ) -> None:
         """Run the whole curation on bundled sample data (Prefect + local Ray, no downloads)."""
+        from flows.commands.common import console, fail
         from flows.commands.run import (
             keep_prefect_results_in,
             print_run_table,
             quiet_prefect_defaults,
         )
-        from pipelines.commands.common import console, fail
         from pipelines.engine.stopping import set_resume_hint
 
         if out.exists() and not out.is_dir():

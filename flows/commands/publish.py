@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[bool, typer.Option(help="validate and list files; upload nothing")] = False,
     ) -> None:
         """Validate DIR, then upload it to the Hugging Face Hub (token: HF_TOKEN or login cache)."""
+        from flows.commands.common import console, fail
         from flows.commands.run import quiet_prefect_defaults
-        from pipelines.commands.common import console, fail
         from pipelines.store.publish import (
             PublishError,
             check_hub_reachable,

@@ -1,8 +1,4 @@
-"""`segcap run RECIPE` (a whole curation run as a Prefect flow on Ray) and `segcap serve RECIPE`.
-
-These commands launch flows, so they live in `flows/` (the top layer) and `flows.cli` adds them
-to the data-plane commands of `pipelines.cli`.
-"""
+"""`segcap run RECIPE` (a whole curation run as a Prefect flow on Ray) and `segcap serve RECIPE`."""
 
 from __future__ import annotations
 
@@ -32,7 +28,7 @@ def print_run_table(results: list[dict], title: str) -> None:
     from rich import box
     from rich.table import Table
 
-    from pipelines.commands.common import console
+    from flows.commands.common import console
 
     # box-drawing characters only on a terminal; a log or a pipe gets plain ASCII
     table = Table(title=title, box=box.HEAVY_HEAD if console.is_terminal else box.ASCII)
@@ -60,7 +56,7 @@ def print_run_table(results: list[dict], title: str) -> None:
 def load_or_fail(recipe: Path, out: Path | None):
     """Load the recipe; `--out` moves everything the run writes: the dataset to OUT and the
     recipe's `export:` (if any) to OUT-export beside it, never the recipe's own export path."""
-    from pipelines.commands.common import fail
+    from flows.commands.common import fail
     from pipelines.engine.recipe import load_recipe
     from schemas.recipe import RecipeError
 
@@ -85,7 +81,7 @@ def check_cron_or_fail(cron: str) -> None:
     """Refuse a bad schedule and a missing Prefect server up front, with what to do."""
     from pydantic import ValidationError
 
-    from pipelines.commands.common import fail
+    from flows.commands.common import fail
 
     try:
         from prefect.client.schemas.schedules import CronSchedule
@@ -133,7 +129,7 @@ def register(app: typer.Typer) -> None:
                              export=str(loaded.export) if loaded.export is not None else None)
         print_run_table(results, f"segcap run {loaded.name}")
         rows = results[-1] if results else {}
-        from pipelines.commands.common import console
+        from flows.commands.common import console
 
         console.print(f"run: {len(results)} steps, last step {rows.get('step', '-')}: "
                       f"{rows.get('rows_in', 0)} in, {rows.get('rows_out', 0)} out; "

@@ -91,6 +91,7 @@ class Stage:
     # The stage's pydantic options model: options are validated (unknown keys refused) and
     # defaults filled in once here, so the fingerprint covers the effective settings.
     options_model: ClassVar[type[BaseModel] | None] = None
+    default_batch_size: ClassVar[int] = 64  # rows per batch when none is given (the CLI default)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -36,7 +36,6 @@ from schemas.grounding import alignment_problems
 from schemas.rows import answer_text
 
 BATCH_ROWS = 1024
-EXAMPLES_PER_CHECK = 5
 
 
 @dataclass
@@ -272,22 +271,3 @@ class _RowChecker:
             self.report.add("grounding", "segcap", f"{ref}: {problem}")
         self._verification("segcap", row.get("verification"), len(row["masks"]), ref)
 
-
-def render_report(report: ValidationReport, console) -> None:
-    """A rich table: one line per (check, config) with the count and the first examples."""
-    from rich.table import Table
-
-    counts = ", ".join(f"{c} {n:,}" for c, n in report.counts.items()) or "no configs"
-    console.print(f"[bold]{report.path}[/]: {counts}")
-    if report.verdicts:
-        console.print("verification: " + ", ".join(
-            f"{report.verdicts.get(v, 0):,} {v}" for v in VERDICTS))
-    if report.ok:
-        console.print("[green]valid[/]: every check passed")
-        return
-    table = Table(title=f"{len(report.violations)} violations", show_lines=True)
-    for column in ("check", "config", "count", "examples"):
-        table.add_column(column, overflow="fold")
-    for (check, config), messages in sorted(report.by_check().items()):
-        table.add_row(check, config, str(len(messages)), "\n".join(messages[:EXAMPLES_PER_CHECK]))
-    console.print(table)

@@ -17,7 +17,8 @@ INGEST_FORMATS: tuple[str, ...] = IngestFormat.__args__
 class IngestOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    format: IngestFormat
+    format: IngestFormat = Field(description="the source format",
+                                 json_schema_extra={"flag": ["--format", "-f"]})
     source: Path = Field(description="annotation file or folder (the image folder for `images`)")
     images: Path | None = Field(
         default=None,
@@ -25,7 +26,8 @@ class IngestOptions(BaseModel):
     )
     source_name: str | None = Field(default=None, description="`source` column; default: source stem")
     max_pixels: int = Field(default=DECODE_MAX_PIXELS, gt=0, description="decompression-bomb limit")
-    embed_images: bool = Field(default=True, description="store image bytes (else only the path)")
+    embed_images: bool = Field(default=True, description="store image bytes (--no-embed: only "
+                               "the path)", json_schema_extra={"flag": "--no-embed"})
     decode_images: bool = Field(
         default=True, description="fully decode each image (catches truncated files), not only probe it"
     )

@@ -22,12 +22,18 @@ class ModelCallOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timeout_s: float = Field(120.0, gt=0)  # openai: one attempt of one request
-    attempts: int = Field(3, ge=1, le=20)  # openai: tries per request (timeouts, 5xx, 429, bad bodies)
-    deadline_s: float | None = Field(None, gt=0)  # openai: all model calls of a step (per worker)
-    connect_timeout_s: float = Field(5.0, gt=0)  # openai: the reachability check at setup
-    max_consecutive_failures: int = Field(8, ge=1)  # openai: dead-server failures in a row
-    max_fallback_share: float = Field(0.1, ge=0.0, le=1.0)
+    timeout_s: float = Field(120.0, gt=0, description="openai: seconds per attempt of one request")
+    attempts: int = Field(3, ge=1, le=20, description="openai: tries per request (timeouts, 5xx, "
+                          "429, bad bodies)")
+    deadline_s: float | None = Field(None, gt=0, description="openai: seconds for all model calls "
+                                     "of a step (per worker); then the step fails")
+    connect_timeout_s: float = Field(5.0, gt=0, description="openai: seconds the server has to "
+                                     "answer the reachability check at setup")
+    max_consecutive_failures: int = Field(8, ge=1, description="openai: dead-server failures in a "
+                                          "row that stop the step")
+    max_fallback_share: float = Field(0.1, ge=0.0, le=1.0, description="fail when more than this "
+                                      "share of answers are not the model's (template fallbacks, "
+                                      "rejects, null scores)")
 
     def call_options(self) -> dict:
         """Constructor options of the openai backend that bound its calls."""
@@ -39,35 +45,45 @@ class ModelCallOptions(BaseModel):
 class DescribeOptions(ModelCallOptions):
     model_config = ConfigDict(extra="forbid")
 
-    backend: DescribeBackend = "template"
-    # A local folder or hub id (transformers, vllm); the served model name (openai, optional).
-    model: str | None = None
-    base_url: str | None = None  # openai: e.g. http://localhost:8000/v1
-    api_key_env: str = "OPENAI_API_KEY"  # openai: the variable holding the key, never the key
-    server: Literal["generic", "vllm"] = "generic"  # "vllm": also send vLLM structured outputs
-    device: str = "cpu"  # transformers: "cpu", "cuda", "cuda:1", ...
-    trust_remote_code: bool = False
-    max_new_tokens: int = Field(256, ge=1)
-    temperature: float = Field(0.0, ge=0.0)  # 0 = greedy
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int = 0
-    model_batch_size: int = Field(16, ge=1)  # transformers: prompts per forward pass
-    concurrency: int = Field(8, ge=1)  # openai: requests in flight
+    backend: DescribeBackend = Field("template", description="who writes: the template (no "
+                                     "weights) or a model backend")
+    model: str | None = Field(None, description="local folder, hub id (transformers, vllm), or "
+                              "served model name (openai, optional)")
+    base_url: str | None = Field(None, description="openai backend: e.g. http://localhost:8000/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai: the environment variable "
+                             "holding the key, never the key")
+    server: Literal["generic", "vllm"] = Field("generic", description="openai backend: vllm also "
+                                               "sends vLLM structured outputs")
+    device: str = Field("cpu", description="transformers backend: cpu | cuda | cuda:N")
+    trust_remote_code: bool = Field(False, description="allow model code from the checkpoint")
+    max_new_tokens: int = Field(256, ge=1, description="tokens per answer")
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling mass")
+    seed: int = Field(0, description="sampling seed")
+    # The stage's batch is also the model's: one `--batch-size` sets both.
+    model_batch_size: int = Field(16, ge=1, description="transformers: prompts per forward pass",
+                                  json_schema_extra={"flag": "--batch-size"})
+    concurrency: int = Field(8, ge=1, description="openai: requests in flight")
     # Bad answers are re-asked this many times, then replaced by the template answer
     # (on_failure="fallback", recorded in provenance) or quarantined in rejects ("reject").
-    max_retries: int = Field(2, ge=0, le=10)
-    on_failure: Literal["fallback", "reject"] = "fallback"
+    max_retries: int = Field(2, ge=0, le=10, description="re-asks of an unusable answer")
+    on_failure: Literal["fallback", "reject"] = Field(
+        "fallback", description="an answer still unusable: the template's (fallback) or a reject")
     tasks: list[DescribeTask] = Field(
-        default_factory=lambda: ["root", "subtree", "panoptic", "referring", "region_caption"])
-    max_instances: int = Field(20, ge=1)  # largest instances per image that are described
+        default_factory=lambda: ["root", "subtree", "panoptic", "referring", "region_caption"],
+        description="comma list of root,subtree,panoptic,referring,region_caption",
+        json_schema_extra={"parse": "comma_list"})
+    max_instances: int = Field(20, ge=1, description="largest instances per image that are described")
     # Which masks an image is described from, one source per image, never mixed: "auto" = its
     # annotations (gt/box) where it has them, else its best mined hierarchy; "gt" / "mined" force one.
-    mask_source: Literal["auto", "gt", "mined"] = "auto"
-    max_subtrees: int = Field(3, ge=0)  # instances per image that get a subtree caption
-    track_samples: int = Field(3, ge=1)  # frames per video (scene) and crops per track
-    # Generation cache: a SQLite file; None = <dataset>/.cache/describe.sqlite. use_cache=False: off.
-    cache_path: str | None = None
-    use_cache: bool = True
+    mask_source: Literal["auto", "gt", "mined"] = Field(
+        "auto", description="auto (annotations where an image has them, else mined) | gt | mined")
+    max_subtrees: int = Field(3, ge=0, description="instances per image that get a subtree caption")
+    track_samples: int = Field(3, ge=1, description="frames per video (scene) and crops per track")
+    cache_path: str | None = Field(None, description="SQLite cache file (default "
+                                   "DIR/.cache/describe.sqlite)", json_schema_extra={"flag": "--cache"})
+    use_cache: bool = Field(True, description="read and write the generation cache (--no-cache: neither)",
+                            json_schema_extra={"flag": "--no-cache"})
 
     @field_validator("model", "base_url")
     @classmethod

@@ -37,7 +37,8 @@ class SamOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, description="local model directory or hub id")
+    model: str | None = Field(None, description="SAM / SAM 2 model directory or hub id (source "
+                              "sam, sam2; unsamv2 --divide sam)", json_schema_extra={"flag": "--model"})
     device: str = "cpu"
     points_per_side: int = Field(32, ge=1)
     points_per_batch: int = Field(64, ge=1)
@@ -56,11 +57,13 @@ class UnsamV2Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     divide: Literal["superpixel", "sam", "gt"] = Field(
-        "superpixel", description="where instance proposals come from")
+        "superpixel", description="unsamv2: where instance proposals come from",
+        json_schema_extra={"flag": "--divide"})
     instance_min_share: float = Field(0.05, ge=0, le=1, description="an instance covers more than "
                                       "this share of the image (reference 0.05)")
-    feature_model: str | None = Field(None, description="DINO-family model (local folder or hub "
-                                      "id) for patch features; colour/texture features without")
+    feature_model: str | None = Field(None, description="unsamv2: DINO-family model directory or "
+                                      "hub id for patch features (colour/texture features without)",
+                                      json_schema_extra={"flag": "--feature-model"})
     device: str = "cpu"
     local_size: int = Field(256, ge=16, description="longer side of an instance box, resized")
     patch_size: int = Field(32, ge=4, description="patch side of the colour features (a model "
@@ -85,8 +88,11 @@ class MineOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["superpixel", "gt", "sam", "sam2", "unsamv2"] = "superpixel"  # sam2 reads `sam` options
-    granularity: Literal["unsamv2", "graco"] = "unsamv2"
+    source: Literal["superpixel", "gt", "sam", "sam2", "unsamv2"] = Field(  # sam2 reads `sam` options
+        "superpixel", description="where hierarchies come from: superpixel (no weights), gt "
+        "segments, sam, sam2, or unsamv2 divide and conquer")
+    granularity: Literal["unsamv2", "graco"] = Field(
+        "unsamv2", description="granularity definition of the pairs")
     points: int = Field(3, ge=1, description="clicks per mask (proposal rule) or per instance "
                         "tree (instance_path rule)")
     clicks: Literal["proposal", "instance_path"] = Field(
@@ -94,12 +100,13 @@ class MineOptions(BaseModel):
         "kernel (border not eroding); instance_path: clicks in the eroded instance, one pair per "
         "mask on the path holding the click")
     max_path: int = Field(6, ge=1, description="masks emitted per point (root first)")
-    min_area: int = Field(64, ge=1, description="masks smaller than this are dropped")
+    min_area: int = Field(64, ge=1, description="masks smaller than this many pixels are dropped")
     iou_merge: float = Field(0.9, gt=0, le=1, description="near-identical masks in a tree merge")
-    max_pixels: int = Field(MINING_MAX_PIXELS, ge=1, description="pixel budget of one image")
-    over_budget: Literal["downscale", "reject"] = "downscale"
+    max_pixels: int = Field(MINING_MAX_PIXELS, ge=1, description="mining pixel budget of one image")
+    over_budget: Literal["downscale", "reject"] = Field(
+        "downscale", description="an image over --max-pixels: downscale it, or reject it")
     decode_max_pixels: int = Field(DECODE_MAX_PIXELS, ge=1, description="refused before decoding")
-    seed: int = 0
+    seed: int = Field(0, description="seed of the point sampling")
     superpixel: SuperpixelOptions = Field(default_factory=SuperpixelOptions)
     sam: SamOptions = Field(default_factory=SamOptions)
     unsamv2: UnsamV2Options = Field(default_factory=UnsamV2Options)

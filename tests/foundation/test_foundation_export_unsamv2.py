@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from annotators.images import image_row
 from annotators.synthetic import generate_scene
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.engine.runner import run_stage
 from pipelines.exports.dataset import ExportError
 from pipelines.exports.unsamv2 import export_unsamv2

@@ -11,7 +11,7 @@ import pytest
 from foundation_fixtures import blob, mglmm_string, write_json
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.store.validate import validate_dataset

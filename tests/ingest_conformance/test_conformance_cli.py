@@ -7,7 +7,7 @@ import json
 from conformance_fixtures import mot_sequence, noise, save, write_json
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.store.dataset_dir import DatasetDir
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from annotators.describe.segcap import row_problems
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.store.dataset_dir import DatasetDir
 from schemas.masks import decode
 

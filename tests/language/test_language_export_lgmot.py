@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from annotators.backends.tiny_model import build_tiny_clip
 from annotators.describe.video import person_attributes
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.exports.lgmot import instance_sentence, scene_sentence
 
 from .conftest import write_mot_sequence

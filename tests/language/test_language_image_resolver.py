@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from annotators.images import ImageError, encode_png, image_bytes, image_row
 from annotators.synthetic import generate_scene
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.store.image_source import DatasetImages, record_image_root, recorded_roots
 from pipelines.store.publish import check_publishable, upload_plan

@@ -7,7 +7,7 @@ import time
 
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 
 from .fake_openai import FakeServer, closed_port_url
 

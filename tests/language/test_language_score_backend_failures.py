@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import CAPABILITY_FIELDS, table_from_rows
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from annotators.images import image_row
 from annotators.masks.evaluation import granularity_order_violations
 from annotators.synthetic import generate_scene
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.engine.runner import run_stage
 from pipelines.stages.mine import MineStage
 from pipelines.store.dataset_dir import DatasetDir

@@ -15,7 +15,7 @@ from annotators.masks.superpixel import SuperpixelSource
 from annotators.masks.unsamv2 import ColourFeatures, UnsamV2Source, iterative_merge
 from annotators.masks.unsamv2_rules import divide, protected_nms, windowed_nms
 from annotators.synthetic import generate_scene
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows
 from schemas.masks import encode_array

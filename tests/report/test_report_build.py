@@ -7,7 +7,7 @@ import re
 
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.report import build_report, write_report
 from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import table_from_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.report import build_report
 
 from ..verify.conftest import described_dataset, plant_pink

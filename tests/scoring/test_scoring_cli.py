@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.stages.instruction_rows import rows_or_errors
 from schemas.contract import STYLES
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.engine.runner import run_stage
 from pipelines.ingest import ingest
 from pipelines.stages.select import SelectStage

@@ -176,7 +176,7 @@ def test_the_server_receives_the_reference_prompts(chat_server, instructions_dir
 def test_a_judge_that_never_answers_an_integer_fails_the_run(chat_server, instructions_dir):
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from flows.cli import app
 
     base_url, _ = chat_server
     _Recorder.answer_all = "This sample is very helpful."

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from annotators.verify.clip import clip_verdicts
 from annotators.verify.lmm import PASS_AT
-from pipelines.cli import app
+from flows.cli import app
 
 from .conftest import described_dataset, plant_pink
 

@@ -7,7 +7,7 @@ import json
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
-from pipelines.cli import app
+from flows.cli import app
 from pipelines.store.validate import validate_dataset
 from schemas.contract import VERDICTS
 

@@ -1,22 +1,10 @@
-"""Shared by `segcap score`, `select` and `dedup`: options from CLI values, clear failures."""
+"""Shared by the stage commands: run a stage on DIR, check a model server first, print the summary."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.commands.common import existing_dataset, fail
-
-
-def build_options(model_class, **values):
-    """The stage's pydantic options; a bad value exits with the flag and the reason."""
-    from pydantic import ValidationError
-
-    try:
-        return model_class(**{k: v for k, v in values.items() if v is not None})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        flag = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "options"
-        fail(f"{flag} {error.get('input')!r}: {error['msg']}")
+from flows.commands.common import existing_dataset, fail
 
 
 def run_on_instructions(stage, directory: Path):
@@ -60,7 +48,7 @@ def print_model_summary(stage, stats) -> None:
     """The summary line and the model-answer line (fallbacks, failures by kind). A result that
     is not what was asked (too many fallbacks) already failed in the engine (`_check_result`)."""
     from annotators.backends.shortfall import shortfall_summary
-    from pipelines.commands.common import console
+    from flows.commands.common import console
 
     console.print(stats.summary_line())
     line = shortfall_summary(stats.stage, stats.counters)

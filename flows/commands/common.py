@@ -1,4 +1,4 @@
-"""Helpers shared by the command modules: argument checks and one-line summaries."""
+"""Helpers shared by the command modules: argument checks, one-line failures and summaries."""
 
 from __future__ import annotations
 

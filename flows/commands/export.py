@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
             "--all", help="llava: every instruction, not only the selected ones")] = False,
     ) -> None:
         """Write bounded Parquet shards + README card + schema.json + stats.json, atomically."""
-        from pipelines.commands.common import console, existing_dataset, fail
+        from flows.commands.common import console, existing_dataset, fail
 
         existing_dataset(path)
         if format == "parquet":

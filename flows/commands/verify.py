@@ -1,4 +1,8 @@
-"""`segcap verify`: a verdict for every grounded phrase and every description."""
+"""`segcap verify`: a verdict for every grounded phrase and every description.
+
+Flags come from VerifyOptions (flows/options_cli.py); `--max-fail-share` is the command's own:
+a check of the result, not a setting of the stages.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,22 @@ from typing import Annotated
 
 import typer
 
+from flows.options_cli import stage_command
+from pipelines.stages.verify import VerifyDescriptionsStage, VerifyStage
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("verify")
+    @stage_command(app, "verify", VerifyStage)
     def verify_command(
         directory: Annotated[Path, typer.Argument(help="dataset directory with `segcap` and/or `descriptions`")],
-        verifier: Annotated[str, typer.Option(help="rules (no weights) | clip | lmm")] = "rules",
-        model: Annotated[str | None, typer.Option(help="clip: a CLIP/SigLIP folder or hub id; lmm: the judge model")] = None,
-        backend: Annotated[str | None, typer.Option(help="lmm: transformers | openai | vllm")] = None,
-        base_url: Annotated[str | None, typer.Option(help="lmm + openai: e.g. http://localhost:8000/v1")] = None,
-        device: Annotated[str, typer.Option(help="clip / transformers: cpu | cuda | cuda:N")] = "cpu",
-        threshold: Annotated[float | None, typer.Option(help="clip: a fixed similarity threshold (default: calibrated on the dataset)")] = None,
-        max_fail_share: Annotated[float | None, typer.Option(help="exit 1 when more than this share of the checked phrases fails")] = None,
-        batch_size: Annotated[int, typer.Option(help="rows per batch")] = 32,
+        options, batch_size: int,
+        max_fail_share: Annotated[float | None, typer.Option(
+            help="exit 1 when more than this share of the checked phrases fails")] = None,
     ) -> None:
         """Check each phrase against its mask and each description against its target."""
-        from pipelines.commands.common import existing_dataset, fail, print_summary
-        from pipelines.commands.scoring_common import build_options
+        from flows.commands.common import existing_dataset, fail, print_summary
         from pipelines.engine.runner import run_stage
-        from pipelines.stages.verify import VerifyDescriptionsStage, VerifyStage
-        from schemas.options.verify import VerifyOptions
 
-        options = build_options(VerifyOptions, verifier=verifier, model=model, backend=backend,
-                                base_url=base_url, device=device, clip_threshold=threshold)
         dataset = existing_dataset(directory)
         stages = [cls for cls, config in ((VerifyStage, "segcap"),
                                           (VerifyDescriptionsStage, "descriptions"))
@@ -41,7 +38,7 @@ def register(app: typer.Typer) -> None:
             try:
                 stats = run_stage(cls(batch_size=batch_size, **options.model_dump()), dataset)
             except (OSError, ValueError, ImportError) as exc:
-                fail(f"verify on {directory} with the {verifier} verifier: {exc}", code=1)
+                fail(f"verify on {directory} with the {options.verifier} verifier: {exc}", code=1)
             print_summary(stats)
             for key in ("pass", "fail", "unsure"):
                 verdicts[key] = verdicts.get(key, 0) + stats.counters.get(f"verify_{key}", 0)
