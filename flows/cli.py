@@ -24,6 +24,7 @@ from typer import Abort
 from typer._click import exceptions as click
 
 from flows.commands import (
+    any_stage,
     dedup,
     demo,
     describe,
@@ -86,6 +87,8 @@ def _global_options(
 
 for _command in COMMANDS:
     _command.register(app)
+# Every other registered stage gets a generated command: a new stage needs no command module.
+any_stage.register_uncovered(app, COMMANDS)
 
 USAGE_EXIT, FAILURE_EXIT, INTERRUPTED_EXIT = 2, 1, 130
 

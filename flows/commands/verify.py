@@ -14,6 +14,9 @@ import typer
 from flows.options_cli import stage_command
 from pipelines.stages.verify import VerifyDescriptionsStage, VerifyStage
 
+# `segcap verify` runs the verify_descriptions stage too (on `descriptions`).
+ALSO_RUNS = ("verify_descriptions",)
+
 
 def register(app: typer.Typer) -> None:
     @stage_command(app, "verify", VerifyStage)
