@@ -6,7 +6,7 @@ Input: records (see `records.py` for the file layout) of the form
  "k0": {"mask": "<JSON string of an RLE with base64 counts>", "label": "dog"}, ...}.
 `<KEY>phrase</KEY>` becomes `<p> phrase </p> [SEG]`; masks follow the tags' order in the caption.
 Root-record masks are level-0 segments; a subtree record's masks are level-1 segments under the
-root segment with the subtree's label when the same image has one.
+root segment with the subtree's label when the same image has one (else level-0 roots).
 """
 
 from __future__ import annotations
@@ -65,8 +65,10 @@ def _decode_record(record: dict, image, ctx: ReadContext, roots_by_label: dict):
         rle = masks.from_mglmm(need(entry, "mask", str, f"`{key}`"), image.height, image.width)
         label = str(entry.get("label") or key)
         parent = roots_by_label.get(subtree) if subtree else None
+        # A subtree whose object has no root record in the image has nothing to hang under:
+        # its masks are roots (level 0), never level-1 rows without a parent.
         row = ctx.segment_row(image, ("mask", rle["counts"]), rle, category=label,
-                              parent_id=parent, level=1 if subtree else 0)
+                              parent_id=parent, level=0 if parent is None else 1)
         if not subtree:
             roots_by_label.setdefault(label, row["segment_id"])
         mask_list.append(rle)

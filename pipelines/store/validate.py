@@ -4,7 +4,8 @@ Checks, streaming each config in batches: completeness (README.md, schema.json),
 every shard (contract columns present with the contract types), unique ids, value domains,
 mask sizes equal to their image's size, `[SEG]` count == masks == labels, phrase spans reading
 their phrases, granularity in [0.1, 1], and every reference (image_id, segment_id, parent_id,
-instance_id) resolving. Memory: the id sets and image sizes, never the pixels or masks at once.
+instance_id) resolving, and each segment's level
+being its depth. Memory: the id sets and image sizes, never the pixels or masks at once.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def _check_rows(dataset: DatasetDir, present: list[str], report: ValidationRepor
             for image_id, h, w in zip(*(batch.column(n).to_pylist() for n in
                                         ("image_id", "height", "width")), strict=True):
                 sizes[image_id] = (h, w)
+    if "segments" in present:
+        _check_levels(dataset, report)
     checker = _RowChecker(report, ids, sizes)
     for config in present:
         if config not in ids and config in ID_COLUMNS:
@@ -104,6 +107,29 @@ def _check_rows(dataset: DatasetDir, present: list[str], report: ValidationRepor
         for batch in dataset.iter_batches(config, BATCH_ROWS):
             for row in batch.to_pylist():
                 checker.check(config, row)
+
+
+def _check_levels(dataset: DatasetDir, report: ValidationReport) -> None:
+    """A segment's `level` is its depth: 0 for a root, its parent's + 1 (in the same image)
+    otherwise. A level-1 row without a parent would look like a part and be trained as one."""
+    columns = ["segment_id", "parent_id", "level", "image_id"]
+    table = dataset.read("segments", columns=columns)
+    rows = dict(zip(table.column("segment_id").to_pylist(),
+                    zip(*(table.column(c).to_pylist() for c in columns[1:]), strict=True), strict=True))
+    for segment_id, (parent_id, level, image_id) in rows.items():
+        if parent_id is None:
+            if level != 0:
+                report.add("levels", "segments", f"segment_id {segment_id}: a root at level {level}")
+            continue
+        parent = rows.get(parent_id)
+        if parent is None:
+            continue  # the references check names a parent that does not resolve
+        if parent[2] != image_id:
+            report.add("levels", "segments", f"segment_id {segment_id}: parent {parent_id} is in "
+                       f"another image")
+        elif level != parent[1] + 1:
+            report.add("levels", "segments", f"segment_id {segment_id}: level {level} under a "
+                       f"level-{parent[1]} parent")
 
 
 def _check_commits(dataset: DatasetDir, report: ValidationReport) -> None:

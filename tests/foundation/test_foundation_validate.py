@@ -178,3 +178,26 @@ def test_cli_errors_name_the_bad_input(tmp_path: Path, image_dir: Path):
     assert result.exit_code == 2 and "tar" in result.output
     result = runner.invoke(app, ["export", str(tmp_path / "ok"), "--out", str(tmp_path / "x")])
     assert result.exit_code == 0 and validate_dataset(tmp_path / "x").ok
+
+
+def test_a_segment_level_that_is_not_its_depth_fails_validation(tmp_path):
+    """A level-1 row without a parent (or a level that skips one) would be trained as a part."""
+    from pipelines.ingest.demo_data import write_scenes
+
+    write_scenes(tmp_path / "src", 1, seed=3, size=(64, 64))
+    out = tmp_path / "ds"
+    ingest("coco", tmp_path / "src" / "instances.json", tmp_path / "src" / "images", out,
+           progress=False)
+    assert validate_dataset(out).ok
+    dataset = DatasetDir(out)
+    segments = dataset.read("segments")
+    rows = segments.to_pylist()
+    root = next(r for r in rows if r["parent_id"] is None)
+    child = next(r for r in rows if r["parent_id"] == root["segment_id"])
+    root["level"], child["level"] = 1, 3
+    shard = next(p for p in sorted((out / "segments").glob("*.parquet")))
+    pq.write_table(table_from_rows("segments", rows), shard)
+    report = validate_dataset(out)
+    messages = [m for (check, _), ms in report.by_check().items() if check == "levels" for m in ms]
+    assert any(f"{root['segment_id']}: a root at level 1" in m for m in messages)
+    assert any(f"{child['segment_id']}: level 3 under a level-1 parent" in m for m in messages)

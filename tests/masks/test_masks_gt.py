@@ -17,6 +17,7 @@ from annotators.synthetic import generate_scene
 from pipelines.ingest import ingest
 from pipelines.ingest.demo_data import write_scenes
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.validate import validate_dataset
 from schemas.masks import decode, encode_array
 
 
@@ -172,9 +173,14 @@ def test_mgsc_root_and_subtree_records(tmp_path):
     records = [record("root", "a", person, "person"), record("subtree: person", "h", head, "head"),
                record("subtree: dog", "t", ~person, "tail")]
     (tmp_path / "mgsc.json").write_text(json.dumps(records))
-    [forest] = _forests(_ingested("mgsc", tmp_path / "mgsc.json", tmp_path / "images",
-                                  tmp_path / "ds"))
+    dataset = _ingested("mgsc", tmp_path / "mgsc.json", tmp_path / "images", tmp_path / "ds")
+    [forest] = _forests(dataset)
     assert _tree_signature(forest) == [("person", 0), ("tail", 0), ("person/head", 1)]
+    # As stored, too: the orphan subtree's part is a level-0 root, not a parentless level 1.
+    stored = {r["category"]: (r["level"], r["parent_id"] is None)
+              for r in dataset.read("segments").to_pylist()}
+    assert stored == {"person": (0, True), "head": (1, False), "tail": (0, True)}
+    assert validate_dataset(tmp_path / "ds").ok
 
 
 def test_mot_boxes_are_instances_without_parts(tmp_path):
