@@ -31,8 +31,8 @@ from pipelines.engine.plan import Step, plan_run, ray_address
 from pipelines.engine.ray_exec import RayExecutor, RaySettings
 from pipelines.engine.recipe import load_recipe
 from pipelines.engine.stopping import on_hard_exit
-from pipelines.engine.units import StepState
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.step_state import StepState
 from schemas.recipe import PrefectSection, RecipeBase
 
 

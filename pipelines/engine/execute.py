@@ -33,13 +33,13 @@ from pipelines.engine.stage import Stage, StepResultError
 from pipelines.engine.stopping import check_stop
 from pipelines.engine.units import (
     DEFAULT_UNIT_ROWS,
-    StepState,
     WorkUnit,
     output_dirs,
     plan_units,
     run_unit,
 )
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.step_state import StepState
 from schemas.provenance import pinned_created_at
 
 OnResult = Callable[[dict], None]

@@ -17,8 +17,8 @@ import os
 import shutil
 from pathlib import Path
 
-from pipelines.engine.step_state import StepState
 from pipelines.store.dataset_dir import RUN_STATE, DatasetDir, atomic_write_text
+from pipelines.store.step_state import StepState
 
 
 def previous_dir(dataset: DatasetDir, step_id: str) -> Path:

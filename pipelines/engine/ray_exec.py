@@ -21,8 +21,9 @@ import pyarrow as pa
 
 from pipelines.engine.stage import Stage
 from pipelines.engine.stopping import check_stop, on_hard_exit
-from pipelines.engine.units import StepState, WorkUnit, run_unit
+from pipelines.engine.units import WorkUnit, run_unit
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.step_state import StepState
 from schemas.provenance import pinned_created_at
 
 DEFAULT_OBJECT_STORE_MB = 1024

@@ -9,7 +9,7 @@ shard has been renamed into place. A run killed at any moment leaves at most sha
 marker lists: the step deletes them before anything reads the directory, so a step's own
 uncommitted shard is never taken for another step's data.
 
-State lives in `DIR/.segcap-run/<step>/` (`pipelines.engine.step_state.StepState`).
+State lives in `DIR/.segcap-run/<step>/` (`pipelines.store.step_state.StepState`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.engine.commits import shard_record
-from pipelines.engine.faults import crash_point
 from pipelines.engine.runner import OutputWriters
 from pipelines.engine.stage import Stage
-from pipelines.engine.step_state import StepState
 from pipelines.engine.stopping import check_stop
+from pipelines.store.commits import shard_record
 from pipelines.store.dataset_dir import DatasetDir, parquet_file
+from pipelines.store.faults import crash_point
+from pipelines.store.step_state import StepState
 from schemas.provenance import pinned_created_at
 
 DEFAULT_UNIT_ROWS = 256

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.engine.faults import crash_point
+from pipelines.store.faults import crash_point
 from schemas.contract import CONFIG_NAMES, SCHEMA_VERSION, arrow_schema, conform, json_schema
 
 DEFAULT_MAX_ROWS = 20_000

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines.engine.units import StepState
 from pipelines.store.dataset_dir import (
     COMPLETION_FILES,
     RUN_STATE,
@@ -25,6 +24,7 @@ from pipelines.store.dataset_dir import (
     DatasetDir,
     DatasetFileError,
 )
+from pipelines.store.step_state import StepState
 from schemas.contract import (
     CONFIG_NAMES,
     DOMAINS,

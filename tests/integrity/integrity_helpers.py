@@ -66,8 +66,8 @@ def units_done(path: Path, step: str, at_least: int):
 
 def uncommitted_files(path: Path) -> list[str]:
     """Files of the dataset that no unit marker lists: half-written output left behind."""
-    from pipelines.engine.units import StepState
     from pipelines.store.dataset_dir import DatasetDir
+    from pipelines.store.step_state import StepState
 
     dataset = DatasetDir(path)
     listed = set()

@@ -7,8 +7,8 @@ import json
 
 from integrity_helpers import STEPS, rows, run_driver, uncommitted_files
 
-from pipelines.engine.units import StepState
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.step_state import StepState
 from pipelines.store.validate import validate_dataset
 
 

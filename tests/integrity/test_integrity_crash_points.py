@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from integrity_helpers import STEPS, rows, run_driver, uncommitted_files
 
-from pipelines.engine.faults import CRASH_EXIT_CODE, POINTS
-from pipelines.engine.units import StepState
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.faults import CRASH_EXIT_CODE, POINTS
+from pipelines.store.step_state import StepState
 from pipelines.store.validate import validate_dataset
 
 # <point>:<n>: the n-th pass, chosen to land mid-step (make: 12 units of 20 rows, two shards

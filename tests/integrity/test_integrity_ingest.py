@@ -9,10 +9,10 @@ from integrity_helpers import segcap
 from PIL import Image
 
 from pipelines.engine.execute import execute_step
-from pipelines.engine.units import StepState
 from pipelines.ingest import IngestStage, item_batches
 from pipelines.ingest.registry import reader_for
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.step_state import StepState
 from pipelines.store.validate import validate_dataset
 from schemas.options.ingest import IngestOptions
 

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from pipelines.engine.runner import run_stage
-from pipelines.engine.units import StepState
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.step_state import StepState
 
 
 class DescribeThenFail(stages.Describe):

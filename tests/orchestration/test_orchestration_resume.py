@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.engine.units import StepState
 from pipelines.store.dataset_dir import DatasetDir
+from pipelines.store.step_state import StepState
 
 HERE = Path(__file__).parent
 DRIVER = HERE / "resume_driver.py"

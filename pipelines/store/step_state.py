@@ -20,9 +20,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.engine.commits import check_shard
-from pipelines.engine.faults import crash_point
+from pipelines.store.commits import check_shard
 from pipelines.store.dataset_dir import RUN_STATE, DatasetDir, atomic_write_text
+from pipelines.store.faults import crash_point
 from schemas.contract import CONFIG_NAMES
 
 
