@@ -70,7 +70,7 @@ def new_items(path: Path):
 
 
 def _child(which: str, path: str, queue) -> None:
-    from pipelines.ingest.base import item_batches
+    from pipelines.stages.ingest import item_batches
 
     started = time.perf_counter()
     items = old_items(Path(path)) if which == "old" else new_items(Path(path))

@@ -26,9 +26,9 @@ def mining_scaling(work: Path, scenes: int) -> dict:
     from pipelines.engine.execute import LocalExecutor, execute_step
     from pipelines.engine.ray_exec import RayExecutor, RaySettings, ensure_ray
     from pipelines.engine.stage import Resources
-    from pipelines.ingest import IngestStage, item_batches
     from pipelines.ingest.demo_data import write_scenes
     from pipelines.ingest.registry import reader_for
+    from pipelines.stages.ingest import IngestStage, item_batches
     from pipelines.stages.mine import MineStage
     from pipelines.store.dataset_dir import DatasetDir
     from schemas.options.ingest import IngestOptions

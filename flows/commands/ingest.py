@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Read FORMAT from SOURCE into OUT (images + segments/segcap/instructions; bad items to rejects)."""
         from flows.commands.common import fail, print_summary
-        from pipelines.ingest import IngestError, ingest_with
+        from pipelines.ingest.base import IngestError
+        from pipelines.stages.ingest import ingest_with
 
         try:
             stats = ingest_with(options, out)

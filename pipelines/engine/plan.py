@@ -53,21 +53,19 @@ def source_fingerprint(*paths: Path | None) -> str:
 
 
 def _ingest_step(spec: InputSpec, step_id: str) -> Step:
-    from pipelines.ingest import IngestStage, item_batches
-    from pipelines.ingest.registry import reader_for
-
-    # The step, not the stage, is per input: one IngestStage class, one step id per source.
+    # The step, not the stage, is per input: one ingest stage class, one step id per source.
+    ingest = stage_class("ingest")
     options = spec.model_dump(mode="json", exclude={"id"})
     key = _digest({"step": step_id, "options": options,
                    "files": source_fingerprint(spec.source, spec.images, spec.panoptic_masks)})
 
-    def build() -> IngestStage:
-        stage = IngestStage(**options)
+    def build() -> Stage:
+        stage = ingest(**options)
         stage.options["created_at"] = None  # the engine pins it per step (same on resume)
         return stage
 
     def inputs() -> Iterator[pa.Table]:
-        return item_batches(iter(reader_for(spec.format).list_items(spec)), spec.batch_size)
+        return ingest.input_batches(spec)
 
     return Step(step_id, "ingest", key, build, inputs=inputs, per_unit_setup=True)
 

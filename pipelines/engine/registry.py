@@ -1,8 +1,8 @@
 """The stage registry: every Stage subclass that declares a `name`, found by that name.
 
 Defining the class registers it (`Stage.__init_subclass__`). The registry discovers the
-stages by importing every module of the `pipelines.stages` package, plus `pipelines.ingest`
-(the source stage, next to its readers), so a new stage is one new module in
+stages by importing every module of the `pipelines.stages` package (ingest included), so a
+new stage is one new module in
 `pipelines/stages/` and nothing else lists it: the recipe schema, the planner and the CLI all
 read this registry.
 """
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from pipelines.engine.stage import Stage
 
 STAGE_PACKAGE = "pipelines.stages"
-SOURCE_STAGE_MODULES = ("pipelines.ingest",)
 
 _registered: dict[str, type[Stage]] = {}
 _discovered = False
@@ -45,8 +44,6 @@ def discover() -> None:
     package = importlib.import_module(STAGE_PACKAGE)
     for module in pkgutil.iter_modules(package.__path__, f"{STAGE_PACKAGE}."):
         importlib.import_module(module.name)
-    for name in SOURCE_STAGE_MODULES:
-        importlib.import_module(name)
     _discovered = True
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -152,6 +153,12 @@ class Stage:
     def teardown(self) -> None:
         """Free what `setup` took. Called once after the step's last unit in this process, also
         when the step fails or is stopped (Ray workers free theirs when the worker exits)."""
+
+    @classmethod
+    def input_batches(cls, settings: BaseModel) -> Iterator[pa.Table]:
+        """For a stage without an `input_config`: the tables the engine feeds `process` (ingest:
+        its reader's work items). Declared here so the planner needs no import of the stage."""
+        raise NotImplementedError(f"stage {cls.name!r} reads `{cls.input_config}`, not explicit inputs")
 
     def process(self, batch: pa.Table) -> StageOutput:
         raise NotImplementedError

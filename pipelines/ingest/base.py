@@ -15,21 +15,13 @@ the item becomes a `reader_bug` reject, counted apart from bad input, and the st
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from annotators.images import decode_image, image_row, read_image_bytes, resolve_inside
-from pipelines.engine.stage import Stage, StageOutput
 from schemas import masks, rows
 from schemas.errors import SegcapError
 from schemas.grounding import GroundedText
@@ -181,121 +173,3 @@ def box_mask(x: float, y: float, w: float, h: float, height: int, width: int) ->
 def mask_for(obj: Any, image: LoadedImage) -> dict:
     """Any supported encoding -> RLE checked against the image size (clipping is allowed)."""
     return masks.to_rle(obj, image.height, image.width).rle
-
-
-class IngestStage(Stage):
-    """Decodes a reader's work items, one batch at a time. Input: a table of (ref, item JSON)."""
-
-    name = "ingest"
-    options_model = IngestOptions
-    input_config = None
-    side_inputs = ("images",)  # images other ingests wrote are not written twice
-    outputs = ("images", "segments", "segcap", "instructions")
-    default_batch_size = 16
-    context: ReadContext | None = None
-    other_ingests_images: set[str] | None = None
-
-    @property
-    def reader(self):
-        from pipelines.ingest.registry import reader_for
-
-        return reader_for(self.settings.format)
-
-    @property
-    def primary_output(self) -> str:  # the reader's main config (images, segcap, ...)
-        return self.reader.PRIMARY
-
-    def source_label(self) -> str:
-        """`ingest.<format>_<source>`: names the input in rejects."""
-        return "ingest." + re.sub(r"[^A-Za-z0-9]+", "_", f"{self.settings.format}.{self.settings.name()}")
-
-    def default_step_id(self) -> str:
-        """Shards and stats are keyed by step: one step per (format, source) lets several
-        sources be ingested into one directory, and re-ingesting one replace itself."""
-        return self.source_label()
-
-    def setup(self) -> None:
-        """Runs before every unit of a resumable run (a fresh reader state per unit)."""
-        created_at = self.options.get("created_at") or datetime.now(UTC).isoformat(timespec="seconds")
-        self.context = ReadContext(self.settings, created_at)
-        if not self.settings.embed_images and self.dataset_path is not None:
-            from pipelines.store.image_source import record_image_root
-
-            # path-only rows are read later only inside recorded roots (pipelines/store/image_source.py)
-            record_image_root(self.dataset_path, self.settings.image_root())
-            if self.settings.source.is_dir():  # folder and MOT readers resolve under it
-                record_image_root(self.dataset_path, self.settings.source)
-        if self.other_ingests_images is None:  # other ingests' shards do not change meanwhile
-            self.other_ingests_images = self._existing_image_ids()
-        self.context.seen_images.update(self.other_ingests_images)
-
-    def _existing_image_ids(self) -> set[str]:
-        """Images other ingests already wrote to this directory are not written twice (our own
-        step's shards are being replaced)."""
-        if self.dataset_path is None:
-            return set()
-        table = self.side.read("images", ["image_id"], others_only=True)
-        return set(table.column("image_id").to_pylist())
-
-    def process(self, batch: pa.Table) -> StageOutput:
-        output = StageOutput()
-        rows: dict[str, list[dict]] = defaultdict(list)
-        for ref, text in zip(batch.column("ref").to_pylist(), batch.column("item").to_pylist(),
-                             strict=True):
-            item = json.loads(text)
-            output.counters.update(item.get("counters") or {})
-            if "error" in item:
-                output.reject(self.source_label(), ref, item["error"], item.get("raw", ""))
-                continue
-            result = ItemResult()
-            try:
-                self.reader.decode(item, self.context, result)
-            except SegcapError as exc:  # bad input: the item is quarantined, not the run
-                self._forget_images(result)
-                output.reject(self.source_label(), ref, exc.reason, f"{exc} | {text}")
-                continue
-            except Exception as exc:
-                # Not bad input (readers raise ItemError for that) but a bug in the reader.
-                if os.environ.get(RAISE_READER_BUGS_ENV):
-                    raise
-                log.exception("%s: reader bug on %s", self.name, ref)
-                self._forget_images(result)
-                output.reject(self.source_label(), ref, Reason.READER_BUG, f"{type(exc).__name__}: {exc} | {text}")
-                output.counters[READER_BUGS] += 1
-                continue
-            for config, new_rows in result.rows.items():
-                rows[config].extend(new_rows)
-            for item_ref, reason, raw in result.rejects:
-                output.reject(self.source_label(), item_ref, reason, raw)
-            output.counters.update(result.counters)
-        for config, config_rows in rows.items():
-            output.add_rows(config, config_rows)
-        return output
-
-    def result_problem(self, counters) -> str | None:
-        """A reader bug fails the step (non-zero exit) once all items are read: its output is
-        not what was asked, whatever the other items gave. Called with the summed counters."""
-        bugs = counters.get(READER_BUGS, 0)
-        if not bugs:
-            return None
-        return (f"{self.name}: the {self.settings.format} reader failed on "
-                f"{bugs} item(s) with an unexpected error: a bug in the reader, not bad input "
-                f"(the `rejects` rows with reason {Reason.READER_BUG} hold each error)")
-
-    def _forget_images(self, result: ItemResult) -> None:
-        """A rejected item's images row is dropped, so a later item may write that image."""
-        for row in result.rows.get("images", []):
-            self.context.seen_images.discard(row["image_id"])
-
-
-def item_batches(items: Iterator[dict], batch_size: int) -> Iterator[pa.Table]:
-    """Work items -> (ref, item JSON) tables of `batch_size` rows, the IngestStage input."""
-    refs, texts = [], []
-    for item in items:
-        refs.append(str(item["ref"]))
-        texts.append(json.dumps(item, default=str))
-        if len(refs) == batch_size:
-            yield pa.table({"ref": refs, "item": texts})
-            refs, texts = [], []
-    if refs:
-        yield pa.table({"ref": refs, "item": texts})

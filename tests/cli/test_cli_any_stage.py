@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from flows.commands import any_stage, verify
 from pipelines.engine import registry
 from pipelines.engine.stage import Stage, StageOutput
-from pipelines.ingest import ingest
 from pipelines.ingest.demo_data import write_scenes
+from pipelines.stages.ingest import ingest
 from schemas.rejects import Reason
 
 

@@ -15,7 +15,7 @@ import pytest
 from foundation_fixtures import blob, mglmm_string, photo, save, write_json
 
 from pipelines.exports.dataset import ExportError, export_dataset
-from pipelines.ingest import ingest
+from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 from schemas.contract import hf_features
 

@@ -12,7 +12,8 @@ from foundation_fixtures import blob, mglmm_string, photo, save, write_json
 from PIL import Image
 from pycocotools import mask as coco
 
-from pipelines.ingest import IngestError, ingest
+from pipelines.ingest.base import IngestError
+from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 from schemas.grounding import alignment_problems
 from schemas.masks import encode_array

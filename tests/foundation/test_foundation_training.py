@@ -15,7 +15,7 @@ from pycocotools import mask as coco
 
 from pipelines.exports.dataset import export_dataset
 from pipelines.exports.mglmm import export_mglmm
-from pipelines.ingest import ingest
+from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.training.segcap import SegCapTorchDataset, collate_segcap
 from schemas.contract import table_from_rows

@@ -12,7 +12,7 @@ from foundation_fixtures import blob, mglmm_string, write_json
 from typer.testing import CliRunner
 
 from flows.cli import app
-from pipelines.ingest import ingest
+from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.store.validate import validate_dataset
 from schemas import masks

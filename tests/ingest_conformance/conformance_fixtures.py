@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipelines.ingest import ingest
+from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 
 

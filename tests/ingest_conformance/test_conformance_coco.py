@@ -8,7 +8,7 @@ import pytest
 from conformance_fixtures import noise, rejects, rows, run, save, write_json
 from pycocotools import mask as coco
 
-from pipelines.ingest import IngestError
+from pipelines.ingest.base import IngestError
 from schemas.masks import encode_array
 
 H, W = 32, 48

@@ -7,7 +7,7 @@ import pytest
 from conformance_fixtures import mot_sequence, rejects, rows, run
 from pycocotools import mask as coco
 
-from pipelines.ingest import IngestError
+from pipelines.ingest.base import IngestError
 
 # TUD-Stadtmitte style: conf 1, then world x, y, z. Columns 8-10 are NOT a class and visibility.
 MOT15_GT = ("1,1,10,4,8,20,1,4.4852,10.051,0\n"

@@ -13,8 +13,9 @@ import pytest
 from conformance_fixtures import noise, rejects, rows, save, write_json
 
 from pipelines.engine.stage import StepResultError
-from pipelines.ingest import grandf, ingest
+from pipelines.ingest import grandf
 from pipelines.ingest.base import RAISE_READER_BUGS_ENV
+from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 from schemas.masks import encode_array
 from schemas.rejects import Reason

@@ -9,8 +9,8 @@ from integrity_helpers import segcap
 from PIL import Image
 
 from pipelines.engine.execute import execute_step
-from pipelines.ingest import IngestStage, item_batches
 from pipelines.ingest.registry import reader_for
+from pipelines.stages.ingest import IngestStage, item_batches
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.store.step_state import StepState
 from pipelines.store.validate import validate_dataset

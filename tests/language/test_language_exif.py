@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from annotators.images import decode_image, probe_size, upright_bytes
-from pipelines.ingest import ingest
+from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 from schemas.masks import decode
 

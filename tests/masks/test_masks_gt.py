@@ -14,8 +14,8 @@ from annotators.images import encode_png
 from annotators.masks.evaluation import average_recall, hierarchical_recall, nesting_violations
 from annotators.masks.gt import HierarchyError, from_segment_rows
 from annotators.synthetic import generate_scene
-from pipelines.ingest import ingest
 from pipelines.ingest.demo_data import write_scenes
+from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.store.validate import validate_dataset
 from schemas.masks import decode, encode_array

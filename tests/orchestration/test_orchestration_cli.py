@@ -70,9 +70,9 @@ def test_orchestration_every_bundled_recipe_parses(tmp_path):
 
 def _finished_dataset(tmp_path: Path) -> Path:
     from pipelines.engine.execute import execute_step
-    from pipelines.ingest import IngestStage, item_batches
     from pipelines.ingest.demo_data import write_photos
     from pipelines.ingest.registry import reader_for
+    from pipelines.stages.ingest import IngestStage, item_batches
     from pipelines.store.dataset_dir import DatasetDir
     from schemas.options.ingest import IngestOptions
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from pipelines.engine.runner import run_stage
-from pipelines.ingest import ingest
+from pipelines.stages.ingest import ingest
 from pipelines.stages.select import SelectStage
 from pipelines.store.dataset_dir import DatasetDir
 
