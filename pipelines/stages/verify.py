@@ -53,6 +53,20 @@ class _VerifyBase(Stage):
                       for check in v.failed_checks)
         output.counters.update(counts)
 
+    def process(self, batch: pa.Table) -> StageOutput:
+        """Both stages: the batch's rows with their images' evidence, verdicts set in place by
+        `_verify`, written back to the one config the stage replaces."""
+        output = StageOutput()
+        rows = batch.to_pylist()
+        evidence = self._evidence([r.get("image_id") for r in rows], output)
+        self._verify(rows, evidence, output)
+        output.add_rows(self.outputs[0], rows)
+        return output
+
+    def _verify(self, rows: list[dict], evidence: dict[str, ImageEvidence],
+                output: StageOutput) -> None:
+        raise NotImplementedError
+
 
 class VerifyStage(_VerifyBase):
     """Verdicts for the grounded phrases of every `segcap` sample, and its coverage."""
@@ -61,10 +75,8 @@ class VerifyStage(_VerifyBase):
     input_config = "segcap"
     outputs = ("segcap",)
 
-    def process(self, batch: pa.Table) -> StageOutput:
-        output = StageOutput()
-        rows = batch.to_pylist()
-        evidence = self._evidence([r["image_id"] for r in rows], output)
+    def _verify(self, rows: list[dict], evidence: dict[str, ImageEvidence],
+                output: StageOutput) -> None:
         results = self.verifier.verify_samples(rows, evidence)
         for row, (entries, coverage) in zip(rows, results, strict=True):
             if row["image_id"] not in evidence:
@@ -72,8 +84,6 @@ class VerifyStage(_VerifyBase):
             self._count([e["_verdict"] for e in entries], output)
             row["verification"] = [_public(e) for e in entries]
             row["coverage"] = coverage
-        output.add_rows("segcap", rows)
-        return output
 
 
 class VerifyDescriptionsStage(_VerifyBase):
@@ -83,17 +93,13 @@ class VerifyDescriptionsStage(_VerifyBase):
     input_config = "descriptions"
     outputs = ("descriptions",)
 
-    def process(self, batch: pa.Table) -> StageOutput:
-        output = StageOutput()
-        rows = batch.to_pylist()
-        evidence = self._evidence([r.get("image_id") for r in rows], output)
+    def _verify(self, rows: list[dict], evidence: dict[str, ImageEvidence],
+                output: StageOutput) -> None:
         tracks = self._track_categories([r for r in rows if r["scope"] == "track"])
         for row, entry in zip(rows, self.verifier.verify_descriptions(rows, evidence, tracks),
                               strict=True):
             self._count([entry["_verdict"]], output)
             row["verification"] = [_public(entry)]
-        output.add_rows("descriptions", rows)
-        return output
 
     def _track_categories(self, rows: list[dict]) -> dict[tuple, set[str]]:
         """(video_id, track id) -> the categories its boxes carry."""

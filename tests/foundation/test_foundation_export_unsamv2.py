@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from foundation_fixtures import encoded, rle, write_rows
 from PIL import Image
 from pycocotools import mask as coco
 from typer.testing import CliRunner
@@ -27,7 +28,6 @@ from pipelines.exports.dataset import ExportError
 from pipelines.exports.unsamv2 import export_unsamv2
 from pipelines.stages.mine import MineStage
 from pipelines.store.dataset_dir import DatasetDir
-from schemas.contract import table_from_rows
 
 H, W = 40, 60
 
@@ -59,20 +59,12 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return np.logical_and(a, b).sum() / np.logical_or(a, b).sum()
 
 
-def encoded(pixels: np.ndarray, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def mined(tmp_path: Path) -> DatasetDir:
     dataset = DatasetDir(tmp_path / "mined")
     rows = [image_row(encoded(generate_scene(seed, size=(64, 80)).pixels, fmt), f"s{seed}.{fmt.lower()}", "t")
             for seed, fmt in ((1, "PNG"), (2, "JPEG"), (3, "PNG"))]
-    writer = dataset.shard_writer("images", "test")
-    writer.write(table_from_rows("images", rows))
-    writer.close()
+    write_rows(dataset, "images", rows)
     run_stage(MineStage(points=4, max_pixels=12_000), dataset, progress=False)
     return dataset
 
@@ -114,20 +106,9 @@ def test_unsamv2_export_reads_back_with_iou_one(mined: DatasetDir, tmp_path: Pat
     assert stats["counters"]["images_reencoded_to_jpeg"] == 2
 
 
-def _rows(config: str, rows: list[dict], dataset: DatasetDir) -> None:
-    writer = dataset.shard_writer(config, "test")
-    writer.write(table_from_rows(config, rows))
-    writer.close()
-
-
-def _rle(mask: np.ndarray) -> dict:
-    rle = coco.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": list(rle["size"]), "counts": rle["counts"].decode()}
-
-
 def _pair(image_id, instance, segment, mask, granularity, is_part, point, definition="unsamv2"):
     return {"pair_id": f"{segment}-{point}", "image_id": image_id, "instance_id": instance,
-            "segment_id": segment, "point": list(point), "mask": _rle(mask), "granularity": granularity,
+            "segment_id": segment, "point": list(point), "mask": rle(mask), "granularity": granularity,
             "granularity_def": definition, "level": int(is_part), "is_part": is_part,
             "area": int(mask.sum()), "mask_source": "gt"}
 
@@ -136,22 +117,22 @@ def test_unsamv2_export_counts_crowd_other_definitions_and_missing_images(tmp_pa
     dataset = DatasetDir(tmp_path / "hand")
     pixels = generate_scene(4, size=(H, W)).pixels
     jpeg, png = image_row(encoded(pixels, "JPEG"), "a.jpg", "t"), image_row(encoded(pixels, "PNG"), "b.png", "t")
-    _rows("images", [jpeg, png], dataset)
+    write_rows(dataset, "images", [jpeg, png])
     whole, part, crowd = (np.zeros((H, W), bool) for _ in range(3))
     whole[5:30, 5:40] = True
     part[10:20, 10:20] = True
     crowd[32:40, 40:60] = True
-    _rows("segments", [{"segment_id": "crowd", "image_id": jpeg["image_id"], "parent_id": None, "level": 0,
-                        "mask": _rle(crowd), "bbox": [40, 32, 20, 8], "area": int(crowd.sum()),
-                        "category": "person", "mask_source": "gt", "is_crowd": True}], dataset)
-    _rows("granularity_pairs", [
+    write_rows(dataset, "segments", [{"segment_id": "crowd", "image_id": jpeg["image_id"], "parent_id": None, "level": 0,
+                                      "mask": rle(crowd), "bbox": [40, 32, 20, 8], "area": int(crowd.sum()),
+                                      "category": "person", "mask_source": "gt", "is_crowd": True}])
+    write_rows(dataset, "granularity_pairs", [
         _pair(jpeg["image_id"], "obj", "obj", whole, 1.0, False, (12, 12)),
         _pair(jpeg["image_id"], "obj", "part", part, 0.1, True, (12, 12)),
         _pair(jpeg["image_id"], "obj", "part", part, 0.1, True, (15, 15)),  # same mask, second click
         _pair(jpeg["image_id"], "crowd", "crowd", crowd, 1.0, False, (45, 35)),
         _pair(png["image_id"], "obj", "obj", whole, 1.0, False, (12, 12), "graco"),
         _pair("not-an-image", "x", "x", whole, 1.0, False, (12, 12)),
-    ], dataset)
+    ])
     report = export_unsamv2(dataset.path, tmp_path / "out")
     assert report.rows_in == 6
     assert report.counters["pairs_other_definition_skipped"] == 1
@@ -172,10 +153,10 @@ def test_unsamv2_export_refuses_graco_only_pairs(tmp_path: Path):
     dataset = DatasetDir(tmp_path / "graco")
     pixels = generate_scene(5, size=(H, W)).pixels
     row = image_row(encoded(pixels, "PNG"), "c.png", "t")
-    _rows("images", [row], dataset)
+    write_rows(dataset, "images", [row])
     whole = np.zeros((H, W), bool)
     whole[2:20, 2:20] = True
-    _rows("granularity_pairs", [_pair(row["image_id"], "o", "o", whole, 1.0, False, (5, 5), "graco")], dataset)
+    write_rows(dataset, "granularity_pairs", [_pair(row["image_id"], "o", "o", whole, 1.0, False, (5, 5), "graco")])
     with pytest.raises(ExportError, match="--granularity unsamv2"):
         export_unsamv2(dataset.path, tmp_path / "out")
     assert not (tmp_path / "out").exists()

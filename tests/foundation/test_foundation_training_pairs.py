@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from foundation_fixtures import encoded, rle, write_rows
 from pycocotools import mask as coco
 
 from annotators.images import image_row
@@ -17,26 +16,8 @@ from pipelines.engine.runner import run_stage
 from pipelines.stages.mine import MineStage
 from pipelines.store.dataset_dir import DatasetDir
 from pipelines.training.pairs import GranularityPairsTorchDataset, collate_granularity_pairs
-from schemas.contract import table_from_rows
 
 H, W = 40, 60
-
-
-def _png(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _rows(dataset: DatasetDir, config: str, rows: list[dict]) -> None:
-    writer = dataset.shard_writer(config, "test")
-    writer.write(table_from_rows(config, rows))
-    writer.close()
-
-
-def _rle(mask: np.ndarray) -> dict:
-    rle = coco.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": list(rle["size"]), "counts": rle["counts"].decode()}
 
 
 def _box(y0, y1, x0, x1, height=H, width=W) -> np.ndarray:
@@ -47,7 +28,7 @@ def _box(y0, y1, x0, x1, height=H, width=W) -> np.ndarray:
 
 def _pair(image_id, segment, mask, granularity, level, point, definition):
     return {"pair_id": f"{segment}-{definition}-{point}", "image_id": image_id, "instance_id": "obj",
-            "segment_id": segment, "point": list(point), "mask": _rle(mask), "granularity": granularity,
+            "segment_id": segment, "point": list(point), "mask": rle(mask), "granularity": granularity,
             "granularity_def": definition, "level": level, "is_part": level > 0,
             "area": int(mask.sum()), "mask_source": "gt"}
 
@@ -55,15 +36,15 @@ def _pair(image_id, segment, mask, granularity, level, point, definition):
 @pytest.fixture
 def pairs_dir(tmp_path: Path) -> Path:
     dataset = DatasetDir(tmp_path / "pairs")
-    a = image_row(_png(generate_scene(1, size=(H, W)).pixels), "a.png", "t")
-    b = image_row(_png(generate_scene(2, size=(H + 8, W)).pixels), "b.png", "t")
-    _rows(dataset, "images", [a, b])
+    a = image_row(encoded(generate_scene(1, size=(H, W)).pixels), "a.png", "t")
+    b = image_row(encoded(generate_scene(2, size=(H + 8, W)).pixels), "b.png", "t")
+    write_rows(dataset, "images", [a, b])
     crowd_one, crowd_two = _box(30, 40, 0, 10), _box(0, 5, 50, 60)
-    _rows(dataset, "segments", [
+    write_rows(dataset, "segments", [
         {"segment_id": f"crowd{k}", "image_id": a["image_id"], "parent_id": None, "level": 0,
-         "mask": _rle(m), "bbox": [0, 0, 1, 1], "area": int(m.sum()), "category": "person",
+         "mask": rle(m), "bbox": [0, 0, 1, 1], "area": int(m.sum()), "category": "person",
          "mask_source": "gt", "is_crowd": True} for k, m in enumerate((crowd_one, crowd_two))])
-    _rows(dataset, "granularity_pairs", [
+    write_rows(dataset, "granularity_pairs", [
         _pair(a["image_id"], "obj", _box(5, 30, 10, 50), 1.0, 0, (20, 10), "unsamv2"),
         _pair(a["image_id"], "part", _box(10, 20, 15, 25), 0.1, 1, (20, 15), "unsamv2"),
         _pair(b["image_id"], "obj", _box(5, 45, 5, 30, H + 8), 1.0, 0, (10, 10), "unsamv2"),
@@ -104,7 +85,7 @@ def test_items_match_source_rows_and_crowd_is_ignored(pairs_dir: Path):
 
 def test_dataloader_batches_mined_pairs(tmp_path: Path):
     directory = DatasetDir(tmp_path / "mined")
-    _rows(directory, "images", [image_row(_png(generate_scene(s, size=(64, 80)).pixels), f"{s}.png", "t")
+    write_rows(directory, "images", [image_row(encoded(generate_scene(s, size=(64, 80)).pixels), f"{s}.png", "t")
                                 for s in (3, 4)])
     run_stage(MineStage(points=3, max_pixels=12_000), directory, progress=False)
     dataset = GranularityPairsTorchDataset(directory.path)

@@ -86,22 +86,8 @@ def test_sam_source_and_transformers_backend_use_the_check(tmp_path):
     assert time.monotonic() - started < 10
 
 
-def test_mine_cli_prints_one_line_without_traceback(tmp_path):
-    import io
-
-    from PIL import Image
-
-    from annotators.images import image_row
-    from annotators.synthetic import generate_scene
-    from pipelines.store.dataset_dir import DatasetDir
-    from schemas.contract import table_from_rows
-
-    dataset = DatasetDir(tmp_path / "ds")
-    buffer = io.BytesIO()
-    Image.fromarray(generate_scene(1, size=(40, 40)).pixels).save(buffer, format="PNG")
-    writer = dataset.shard_writer("images", "test")
-    writer.write(table_from_rows("images", [image_row(buffer.getvalue(), "scene.png", "test")]))
-    writer.close()
+def test_mine_cli_prints_one_line_without_traceback(tmp_path, scene_dataset):
+    scene_dataset(1, size=(40, 40))
     for source in ("sam", "sam2"):
         result = subprocess.run(
             [sys.executable, "-c", "from flows.cli import main; main()", "mine", str(tmp_path / "ds"), "--source", source,

@@ -11,8 +11,17 @@ from PIL import Image
 from pipelines.stages.ingest import ingest
 from pipelines.store.dataset_dir import DatasetDir
 
+H, W = 32, 48  # the size of the conformance images and masks
 
-def noise(seed: int, height: int = 32, width: int = 48) -> np.ndarray:
+
+def box(x0, y0, x1, y1) -> np.ndarray:
+    """An H x W mask, 1 inside the box."""
+    mask = np.zeros((H, W), dtype=np.uint8)
+    mask[y0:y1, x0:x1] = 1
+    return mask
+
+
+def noise(seed: int, height: int = H, width: int = W) -> np.ndarray:
     """A distinct RGB image per seed (images are keyed by content, so frames must differ)."""
     return np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conformance_fixtures import noise, rejects, rows, run, save, write_json
+from conformance_fixtures import H, W, box, noise, rejects, rows, run, save, write_json
 from pycocotools import mask as coco
 
 from pipelines.ingest.base import IngestError
 from schemas.masks import encode_array
-
-H, W = 32, 48
 
 
 def uncompressed_rle(mask: np.ndarray) -> dict:
@@ -20,12 +18,6 @@ def uncompressed_rle(mask: np.ndarray) -> dict:
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(flat)) + 1, [flat.size]])
     counts = np.diff(bounds).tolist()
     return {"size": [H, W], "counts": ([0] + counts) if flat[0] else counts}
-
-
-def box(x0, y0, x1, y1) -> np.ndarray:
-    mask = np.zeros((H, W), dtype=np.uint8)
-    mask[y0:y1, x0:x1] = 1
-    return mask
 
 
 @pytest.fixture

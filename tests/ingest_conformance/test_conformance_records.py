@@ -8,19 +8,11 @@ import json
 
 import numpy as np
 import pytest
-from conformance_fixtures import noise, rejects, rows, run, save, write_json
+from conformance_fixtures import H, W, box, noise, rejects, rows, run, save, write_json
 from pycocotools import mask as coco
 
 from schemas.grounding import alignment_problems
 from schemas.masks import encode_array
-
-H, W = 32, 48
-
-
-def box(x0, y0, x1, y1) -> np.ndarray:
-    mask = np.zeros((H, W), dtype=np.uint8)
-    mask[y0:y1, x0:x1] = 1
-    return mask
 
 
 @pytest.fixture

@@ -18,15 +18,6 @@ def tiny_sam(tmp_path_factory):
     return str(build_tiny_sam(tmp_path_factory.mktemp("tiny-sam")))
 
 
-def permissive(model: str, **overrides) -> SamOptions:
-    """Random weights give junk masks with low scores: thresholds open so every step runs."""
-    values = {"model": model, "points_per_side": 4, "points_per_batch": 8, "pred_iou_thresh": 0.0,
-              "stability_score_thresh": 0.0, "stability_score_offset": 0.05, "min_region_area": 10,
-              "nms_iou": 0.95}
-    values.update(overrides)
-    return SamOptions(**values)
-
-
 def test_grid_points_cover_the_image():
     points = grid_points(100, 200, 4)
     assert points.shape == (16, 2)
@@ -34,7 +25,7 @@ def test_grid_points_cover_the_image():
     assert points[:, 1].min() == 12.5 and points[:, 1].max() == 87.5
 
 
-def test_sam_forest_is_nested_and_decodable(tiny_sam):
+def test_sam_forest_is_nested_and_decodable(tiny_sam, permissive):
     pixels = generate_scene(2, size=(72, 96)).pixels
     forest = SamSource(permissive(tiny_sam)).build(pixels)
     assert forest.nodes, "the permissive tiny model must produce masks"
@@ -48,7 +39,7 @@ def test_sam_forest_is_nested_and_decodable(tiny_sam):
     assert len(forest.nodes) + sum(forest.drops.values()) == 48
 
 
-def test_sam_filters_apply(tiny_sam):
+def test_sam_filters_apply(tiny_sam, permissive):
     pixels = generate_scene(2, size=(72, 96)).pixels
     strict = SamSource(permissive(tiny_sam, pred_iou_thresh=1.0)).build(pixels)
     assert strict.nodes == [] and strict.drops["sam_pred_iou"] == 48
@@ -66,23 +57,11 @@ def test_sam_needs_a_model():
         SamSource(SamOptions())
 
 
-def test_mine_stage_with_sam_writes_segments_and_pairs(tiny_sam, tmp_path):
-    import io
-
-    from PIL import Image
-
-    from annotators.images import image_row
+def test_mine_stage_with_sam_writes_segments_and_pairs(tiny_sam, scene_dataset, permissive):
     from pipelines.engine.runner import run_stage
     from pipelines.stages.mine import MineStage
-    from pipelines.store.dataset_dir import DatasetDir
-    from schemas.contract import table_from_rows
 
-    dataset = DatasetDir(tmp_path / "ds")
-    buffer = io.BytesIO()
-    Image.fromarray(generate_scene(2, size=(72, 96)).pixels).save(buffer, format="PNG")
-    writer = dataset.shard_writer("images", "test")
-    writer.write(table_from_rows("images", [image_row(buffer.getvalue(), "scene.png", "test")]))
-    writer.close()
+    dataset = scene_dataset(2, size=(72, 96))
     stage = MineStage(source="sam", points=2, min_area=10,
                       sam=permissive(tiny_sam).model_dump())
     stats = run_stage(stage, dataset, progress=False)
@@ -94,7 +73,7 @@ def test_mine_stage_with_sam_writes_segments_and_pairs(tiny_sam, tmp_path):
     assert any(k.startswith("dropped_sam_") for k in dataset.stats()["stages"]["mine"]["counters"])
 
 
-def test_every_candidate_passes_at_16x16_points(tiny_sam):
+def test_every_candidate_passes_at_16x16_points(tiny_sam, permissive):
     """Thresholds at 0 and NMS off: all 16 x 16 x 3 candidates reach the forest or the min-area
     count (an empty mask), and the forest is still well nested."""
     pixels = generate_scene(3, size=(72, 96)).pixels
@@ -110,7 +89,7 @@ def test_every_candidate_passes_at_16x16_points(tiny_sam):
     assert all(node.area > 0 and node.score is not None for node in forest.nodes)
 
 
-def test_sam_source_matches_the_processor_on_one_prompt(tiny_sam):
+def test_sam_source_matches_the_processor_on_one_prompt(tiny_sam, permissive):
     """Our one-time image processing, point scaling and box-restricted up-sampling give the
     same mask as transformers' SamProcessor + post_process_masks for one point prompt."""
     import torch

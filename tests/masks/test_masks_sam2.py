@@ -11,7 +11,6 @@ from annotators.masks.evaluation import nesting_violations
 from annotators.masks.sam2 import Sam2Source
 from annotators.model_loading import ModelLoadError
 from annotators.synthetic import generate_scene
-from schemas.options.masks import SamOptions
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +47,9 @@ def tiny_sam2(tmp_path_factory):
     return str(directory)
 
 
-def options(model: str, **overrides) -> SamOptions:
-    values = {"model": model, "points_per_side": 4, "points_per_batch": 8, "pred_iou_thresh": 0.0,
-              "stability_score_thresh": 0.0, "stability_score_offset": 0.05, "min_region_area": 10,
-              "nms_iou": 0.95}
-    values.update(overrides)
-    return SamOptions(**values)
-
-
-def test_sam2_forest_is_nested_and_decodable(tiny_sam2):
+def test_sam2_forest_is_nested_and_decodable(tiny_sam2, permissive):
     pixels = generate_scene(2, size=(72, 96)).pixels
-    forest = Sam2Source(options(tiny_sam2)).build(pixels)
+    forest = Sam2Source(permissive(tiny_sam2)).build(pixels)
     assert forest.nodes
     assert nesting_violations(forest, threshold=0.9) == []
     for node in forest.nodes:
@@ -69,30 +60,30 @@ def test_sam2_forest_is_nested_and_decodable(tiny_sam2):
     assert len(forest.nodes) + filtered == 48
 
 
-def test_sam2_every_candidate_passes_at_16x16_points(tiny_sam2):
+def test_sam2_every_candidate_passes_at_16x16_points(tiny_sam2, permissive):
     pixels = generate_scene(3, size=(64, 80)).pixels
-    forest = Sam2Source(options(tiny_sam2, points_per_side=16, points_per_batch=64,
-                                min_region_area=0, nms_iou=1.0)).build(pixels)
+    forest = Sam2Source(permissive(tiny_sam2, points_per_side=16, points_per_batch=64,
+                                   min_region_area=0, nms_iou=1.0)).build(pixels)
     drops = forest.drops
     assert drops["sam_pred_iou"] == drops["sam_stability"] == drops["sam_nms"] == 0
     assert len(forest.nodes) + drops["sam_min_area"] == 16 * 16 * 3
     assert nesting_violations(forest, threshold=0.9) == []
 
 
-def test_sam2_strict_filter_and_wrong_model_kind(tiny_sam2, tmp_path):
+def test_sam2_strict_filter_and_wrong_model_kind(tiny_sam2, tmp_path, permissive):
     pixels = generate_scene(2, size=(72, 96)).pixels
-    strict = Sam2Source(options(tiny_sam2, pred_iou_thresh=1.0)).build(pixels)
+    strict = Sam2Source(permissive(tiny_sam2, pred_iou_thresh=1.0)).build(pixels)
     assert strict.nodes == [] and strict.drops["sam_pred_iou"] == 48
     wrong = tmp_path / "not-sam2"
     wrong.mkdir()
     (wrong / "config.json").write_text(json.dumps({"model_type": "sam"}))
     with pytest.raises(ModelLoadError, match="not a sam2"):
-        Sam2Source(options(str(wrong))).load()
+        Sam2Source(permissive(str(wrong))).load()
 
 
-def test_sam2_preprocessing_matches_the_processor_settings(tiny_sam2):
+def test_sam2_preprocessing_matches_the_processor_settings(tiny_sam2, permissive):
     """Resize to the saved size, rescale, normalise: a flat grey image maps to one known value."""
-    source = Sam2Source(options(tiny_sam2))
+    source = Sam2Source(permissive(tiny_sam2))
     source.load()
     grey = np.full((50, 70, 3), 128, dtype=np.uint8)
     values = source.processor(grey, "cpu")
@@ -101,24 +92,12 @@ def test_sam2_preprocessing_matches_the_processor_settings(tiny_sam2):
     assert torch.allclose(values[0, 0], torch.full((128, 128), expected), atol=1e-4)
 
 
-def test_mine_stage_with_sam2(tiny_sam2, tmp_path):
-    import io
-
-    from PIL import Image
-
-    from annotators.images import image_row
+def test_mine_stage_with_sam2(tiny_sam2, scene_dataset, permissive):
     from pipelines.engine.runner import run_stage
     from pipelines.stages.mine import MineStage
-    from pipelines.store.dataset_dir import DatasetDir
-    from schemas.contract import table_from_rows
 
-    dataset = DatasetDir(tmp_path / "ds")
-    buffer = io.BytesIO()
-    Image.fromarray(generate_scene(2, size=(72, 96)).pixels).save(buffer, format="PNG")
-    writer = dataset.shard_writer("images", "test")
-    writer.write(table_from_rows("images", [image_row(buffer.getvalue(), "scene.png", "test")]))
-    writer.close()
-    stage = MineStage(source="sam2", points=2, min_area=10, sam=options(tiny_sam2).model_dump())
+    dataset = scene_dataset(2, size=(72, 96))
+    stage = MineStage(source="sam2", points=2, min_area=10, sam=permissive(tiny_sam2).model_dump())
     stats = run_stage(stage, dataset, progress=False)
     segments = dataset.read("segments").to_pylist()
     assert stats.rows_out > 0 and {s["mask_source"] for s in segments} == {"sam2"}

@@ -177,21 +177,8 @@ def test_dinov2_features_drive_the_conquer_step(tiny_dinov2):
     assert forest.nodes and nesting_violations(forest, threshold=0.9) == []
 
 
-def _dataset(tmp_path) -> DatasetDir:
-    dataset = DatasetDir(tmp_path / "ds")
-    rows = []
-    for seed in (4, 5):
-        buffer = io.BytesIO()
-        Image.fromarray(generate_scene(seed, size=(96, 128)).pixels).save(buffer, format="PNG")
-        rows.append(image_row(buffer.getvalue(), f"scene{seed}.png", "synthetic"))
-    writer = dataset.shard_writer("images", "test")
-    writer.write(table_from_rows("images", rows))
-    writer.close()
-    return dataset
-
-
-def test_cli_mines_with_unsamv2_and_names_the_features(tmp_path, tiny_dinov2):
-    dataset = _dataset(tmp_path)
+def test_cli_mines_with_unsamv2_and_names_the_features(tmp_path, tiny_dinov2, scene_dataset):
+    dataset = scene_dataset(4, 5, size=(96, 128), source="synthetic")
     runner = CliRunner()
     result = runner.invoke(app, ["mine", str(dataset.path), "--source", "unsamv2", "--points", "1"])
     assert result.exit_code == 0, result.output
