@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy.fft import dctn
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 HASH_SIDE = 32
 HASH_LOW = 8
@@ -48,6 +45,8 @@ def exact_duplicates(keys: list[str]) -> np.ndarray:
 def dct_hash(pixels: np.ndarray) -> np.ndarray:
     """pHash: 64 bits from the low 8x8 DCT frequencies of a 32x32 grey thumbnail (uint8[8])."""
     grey = Image.fromarray(pixels).convert("L").resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BILINEAR)
+    from scipy.fft import dctn  # here, not at the top: `segcap --help` imports every stage
+
     low = dctn(np.asarray(grey, np.float32), norm="ortho")[:HASH_LOW, :HASH_LOW].ravel()
     return np.packbits(low > np.median(low[1:]))
 
@@ -67,6 +66,9 @@ def near_duplicate_images(hashes: np.ndarray, max_bits: int) -> np.ndarray:
     rows = np.repeat(np.arange(n), neighbours.shape[1])
     cols = neighbours.ravel()
     close = (distances.ravel() <= max_bits) & (cols >= 0) & (cols != rows)
+    from scipy.sparse import coo_matrix  # here: scipy costs `segcap --help` a third of a second
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(close.sum()), (rows[close], cols[close])), shape=(n, n))
     _, component = connected_components(graph, directed=False)
     earliest = np.full(component.max() + 1, n, np.int64)

@@ -21,7 +21,6 @@ import json
 from collections import Counter
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from annotators.images import ImageError, decode_image
@@ -114,6 +113,8 @@ class DedupStage(Stage):
                                 options.embedding_batch_size)
         vectors = embedder.embed([conversation_text(conversations[i]) for i in remaining])
         # same text on another image is not a duplicate: compare only within one (canonical) image
+        import pandas as pd  # here: the CLI imports every stage module to build its flags
+
         image_groups = pd.factorize(pd.Series([images[i] or "" for i in remaining], dtype=object))[0]
         original = semantic_duplicates(vectors, options.semantic_eps, options.semantic_clusters,
                                        options.seed, options.semantic_keep, groups=image_groups)

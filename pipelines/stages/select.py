@@ -12,8 +12,9 @@ how the rows are spread over shards. When the candidates run out before the budg
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,6 +24,9 @@ from annotators.selection.mmssr import mmssr_select, style_bins
 from pipelines.engine.stage import Stage, StageOutput
 from pipelines.stages.instruction_rows import capability_matrix, conversation_text
 from schemas.options.scoring import SelectOptions
+
+if TYPE_CHECKING:  # pandas loads with the plan in setup; `segcap --help` need not pay for it
+    import pandas as pd
 
 
 class SelectStage(Stage):
