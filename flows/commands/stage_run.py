@@ -52,10 +52,6 @@ def print_model_summary(stage, stats) -> None:
 
     console.print(stats.summary_line())
     line = shortfall_summary(stats.stage, stats.counters)
-    if line and _is_model_run(stage):
+    if line and stage.calls_model(stage.settings):  # the stage's one model declaration
         console.print(line)
 
-
-def _is_model_run(stage) -> bool:
-    return getattr(stage, "settings", None) is not None and \
-        getattr(stage.settings, "backend", None) not in ("template", "rules", None)

@@ -4,8 +4,8 @@ Checks, streaming each config in batches: completeness (README.md, schema.json),
 every shard (contract columns present with the contract types), unique ids, value domains,
 mask sizes equal to their image's size, `[SEG]` count == masks == labels, phrase spans reading
 their phrases, granularity in [0.1, 1], and every reference (image_id, segment_id, parent_id,
-instance_id) resolving, and each segment's level
-being its depth. Memory: the id sets and image sizes, never the pixels or masks at once.
+instance_id) resolving, and each segment's level being its depth. Memory: the id sets, image
+sizes and segment levels, never the pixels or masks at once.
 """
 
 from __future__ import annotations
