@@ -7,9 +7,12 @@ contract column is present in a built row, null where the producer has nothing t
 
 from __future__ import annotations
 
+import re
+
 from schemas import masks as codec
 
 IMAGE_TOKEN = "<image>\n"  # LLaVA convention: the image precedes the first question
+_IMAGE_TOKEN_AND_SPACE = re.compile(r"<image>\s*")
 
 
 def segment_row(*, segment_id: str, image_id: str, mask: dict, parent_id: str | None = None,
@@ -37,6 +40,11 @@ def segment_row(*, segment_id: str, image_id: str, mask: dict, parent_id: str | 
 def conversation(question: str, answer: str) -> list[dict]:
     """One question about the image and its answer, as `conversations` turns."""
     return [{"from": "human", "value": IMAGE_TOKEN + question}, {"from": "gpt", "value": answer}]
+
+
+def strip_image_token(text: str) -> str:
+    """A turn's text without the `<image>` token (and the white space after it)."""
+    return _IMAGE_TOKEN_AND_SPACE.sub("", text)
 
 
 def segcap_row(*, sample_id: str, image_id: str, task: str, question: str, answer: str,

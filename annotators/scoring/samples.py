@@ -6,15 +6,14 @@ row to rejects); a turn that is too long is cut and the cut is recorded in `note
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from schemas.errors import SegcapError
 from schemas.rejects import Reason
+from schemas.rows import strip_image_token
 
 QUESTION_ROLES = {"human", "user"}
 ANSWER_ROLES = {"gpt", "assistant"}
-IMAGE_TOKEN = re.compile(r"<image>\s*")
 
 
 class SampleError(SegcapError):
@@ -71,7 +70,7 @@ def prepare(conversations: object, max_turn_chars: int = 8000) -> PreparedSample
             text = text[:max_turn_chars]
         values.append(text)
         mentions_image = mentions_image or "<image>" in text
-        text = IMAGE_TOKEN.sub("", text).strip()
+        text = strip_image_token(text).strip()
         if role in QUESTION_ROLES:
             question.append(text)
         elif role in ANSWER_ROLES:

@@ -7,7 +7,6 @@ a card however many segments, pairs or samples an image has; what is left out is
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,7 @@ from pipelines.report.media import (
 from pipelines.report.store import ReportStore
 from schemas.grounding import CLOSE, OPEN, SEG, alignment_problems, parse_grounded
 from schemas.options.report import ReportOptions
-from schemas.rows import answer_text
-
-_IMAGE_TOKEN = re.compile(r"<image>\s*")
+from schemas.rows import answer_text, strip_image_token
 
 
 @dataclass
@@ -101,7 +98,7 @@ def grounded_pieces(answer: str, first_layer: int, layer_of: list[int | None]) -
 
 def instruction_from_row(row: sqlite3.Row, rejects: list[sqlite3.Row]) -> Instruction:
     turns = json.loads(row["conversations"])
-    question = next((_IMAGE_TOKEN.sub("", t["value"]) for t in turns if t["from"] == "human"), "")
+    question = next((strip_image_token(t["value"]) for t in turns if t["from"] == "human"), "")
     answer = next((t["value"] for t in turns if t["from"] == "gpt"), "")
     own = [r for r in rejects if r["input_ref"] == row["sample_id"]]
     if row["selected"]:
@@ -207,7 +204,7 @@ class CardBuilder:
                     turns.append(("gpt", grounded_pieces(turn["value"], seen, layer_of)))
                     seen += parse_grounded(turn["value"]).seg_count
                 else:
-                    turns.append((turn["from"], [(_IMAGE_TOKEN.sub("", turn["value"]), None)]))
+                    turns.append((turn["from"], [(strip_image_token(turn["value"]), None)]))
             problems = alignment_problems(answer_text(json.loads(row["conversations"])),
                                           len(masks), len(labels))
             verdicts = json.loads(row["verification"]) if row["verification"] else None
